@@ -13,7 +13,7 @@ from typing import IO
 
 from caic.constitution_lang.fmt import format_document, to_document
 from caic.constitution_lang.model import Constitution, Document
-from caic.constitution_lang.parser import parse, read_source
+from caic.constitution_lang.parser import parse, parse_collect, read_source
 from caic.constitution_lang.resolve import resolve
 
 
@@ -25,8 +25,8 @@ def _file_loader(path: str) -> tuple[Document, str]:
 
 def loads(text: str, path: str | None = None) -> Constitution:
     """Parse, resolve and check `.cai` text. ``path`` anchors ``extends`` and diagnostics."""
-    doc, _ = parse(text, path or "<string>")
-    return resolve(doc, path, _file_loader)
+    doc, _, problems = parse_collect(text, path or "<string>")
+    return resolve(doc, path, _file_loader, problems)
 
 
 def load(fp: str | os.PathLike[str] | IO[str]) -> Constitution:

@@ -193,25 +193,23 @@ def format_document(doc: Document, comments: Iterable[Comment] = ()) -> str:
     printer.document(doc)
     lines = printer.lines
     _attach(lines, list(comments))
-    out: list[str] = []
-    for line in lines:
+    # Drop blank runs, and blanks right after an opener or right before a closer.
+    cleaned: list[_Line] = []
+    for i, line in enumerate(lines):
         if line.text == "" and line.trailing is None:
-            out.append("")
-            continue
-        text = INDENT * line.depth + line.text
+            prev = cleaned[-1] if cleaned else None
+            nxt = lines[i + 1] if i + 1 < len(lines) else None
+            if (prev is None or prev.text == "" or prev.text.endswith("{")
+                    or nxt is None or nxt.text in ("", "}")):
+                continue
+        cleaned.append(line)
+    out = []
+    for line in cleaned:
+        text = INDENT * line.depth + line.text if line.text else ""
         if line.trailing:
             text += "  " + line.trailing
         out.append(text)
-    # collapse blank runs and blanks right after an opener or before a closer
-    cleaned: list[str] = []
-    for i, text in enumerate(out):
-        if text == "":
-            prev = cleaned[-1] if cleaned else ""
-            nxt = out[i + 1] if i + 1 < len(out) else ""
-            if prev == "" or prev.endswith("{") or nxt.strip() == "}" or nxt == "":
-                continue
-        cleaned.append(text)
-    return "\n".join(cleaned).rstrip("\n") + "\n"
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def _attach(lines: list[_Line], comments: list[Comment]) -> None:

@@ -150,12 +150,12 @@ class _Builder(Transformer[Token, Any]):
     # -- helpers ---------------------------------------------------------
     def _span(self, meta: Any) -> Span:
         if getattr(meta, "empty", True):
-            return Span(path=self.path)
-        return Span(path=self.path, line=meta.line, column=meta.column,
+            return Span.model_construct(path=self.path)
+        return Span.model_construct(path=self.path, line=meta.line, column=meta.column,
                     end_line=meta.end_line, end_column=meta.end_column)
 
     def _tok_span(self, tok: Token) -> Span:
-        return Span(path=self.path, line=tok.line or 1, column=tok.column or 1,
+        return Span.model_construct(path=self.path, line=tok.line or 1, column=tok.column or 1,
                     end_line=tok.end_line or tok.line or 1,
                     end_column=tok.end_column or tok.column or 1)
 
@@ -231,30 +231,30 @@ class _Builder(Transformer[Token, Any]):
     def example(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
         values, spans = self._fields("example", c)
         span = self._span(meta)
-        return ("example", Example(span=span, field_spans=spans, **values), span)
+        return ("example", Example.model_construct(span=span, field_spans=spans, **values), span)
 
     @v_args(meta=True)
     def drop(self, meta: Any, c: list[Token]) -> Drop:
-        return Drop(span=self._span(meta), name=str(c[0]))
+        return Drop.model_construct(span=self._span(meta), name=str(c[0]))
 
     @v_args(meta=True)
     def extends(self, meta: Any, c: list[Token]) -> Extends:
-        return Extends(span=self._span(meta), path=decode_string(c[0]))
+        return Extends.model_construct(span=self._span(meta), path=decode_string(c[0]))
 
     @v_args(meta=True)
     def priority(self, meta: Any, c: list[Token]) -> PriorityChain:
-        return PriorityChain(span=self._span(meta), categories=tuple(str(t) for t in c),
+        return PriorityChain.model_construct(span=self._span(meta), categories=tuple(str(t) for t in c),
                              name_spans=tuple(self._tok_span(t) for t in c))
 
     @v_args(meta=True)
     def template(self, meta: Any, c: list[Token]) -> Template:
-        return Template(span=self._span(meta), name=str(c[0]), text=decode_string(c[1]),
+        return Template.model_construct(span=self._span(meta), name=str(c[0]), text=decode_string(c[1]),
                         field_spans={"text": self._tok_span(c[1])})
 
     @v_args(meta=True)
     def tension(self, meta: Any, c: list[Any]) -> Tension:
         values, spans = self._fields("tension", c[2:])
-        return Tension(span=self._span(meta), field_spans=spans, a=str(c[0]), b=str(c[1]),
+        return Tension.model_construct(span=self._span(meta), field_spans=spans, a=str(c[0]), b=str(c[1]),
                        **values)
 
     # -- settings ------------------------------------------------------------
@@ -276,11 +276,11 @@ class _Builder(Transformer[Token, Any]):
     @v_args(meta=True)
     def setting_value(self, meta: Any, c: list[Any]) -> SettingEntry:
         kind, value = c[1]
-        return SettingEntry(span=self._span(meta), key=str(c[0]), kind=kind, value=value)
+        return SettingEntry.model_construct(span=self._span(meta), key=str(c[0]), kind=kind, value=value)
 
     @v_args(meta=True)
     def setting_block(self, meta: Any, c: list[Any]) -> SettingEntry:
-        return SettingEntry(span=self._span(meta), key=str(c[0]), kind="block",
+        return SettingEntry.model_construct(span=self._span(meta), key=str(c[0]), kind="block",
                             items=tuple(c[1:]))
 
     @v_args(meta=True)
@@ -296,7 +296,7 @@ class _Builder(Transformer[Token, Any]):
         values, spans = self._fields(f"principle `{name}`",
                                      [x for x in c[1:] if isinstance(x, tuple)
                                       and x[0] != "example"])
-        return Principle(span=self._span(meta), field_spans=spans, name=name,
+        return Principle.model_construct(span=self._span(meta), field_spans=spans, name=name,
                          examples=examples, **values)
 
     @v_args(meta=True)
@@ -306,7 +306,7 @@ class _Builder(Transformer[Token, Any]):
         principles = tuple(p.model_copy(update={"category": name}) for p in principles)
         drops = tuple(x for x in c[1:] if isinstance(x, Drop))
         values, spans = self._fields(f"category `{name}`", c[1:])
-        return DocCategory(span=self._span(meta), field_spans=spans, name=name,
+        return DocCategory.model_construct(span=self._span(meta), field_spans=spans, name=name,
                            principles=principles, drops=drops, **values)
 
     @v_args(meta=True)
@@ -381,6 +381,16 @@ def parse(text: str, path: str = "<string>") -> tuple[Document, list[Comment]]:
 
     Raises :class:`CaicError` with every syntax error found (up to a limit).
     """
+    doc, comments, problems = parse_collect(text, path)
+    if problems:
+        raise CaicError(problems)
+    return doc, comments
+
+
+def parse_collect(text: str, path: str = "<string>"
+                  ) -> tuple[Document, list[Comment], list[Diagnostic]]:
+    """Like :func:`parse`, but field-level problems (a field given twice) come back
+    with the document instead of being raised, so later checks can add theirs."""
     if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
         raise CaicError(Diagnostic(code="E003", name="file-too-large", path=path,
                                    message="file is too large"))
@@ -399,8 +409,13 @@ def parse(text: str, path: str = "<string>") -> tuple[Document, list[Comment]]:
         comments.append(Comment(line, col, str(tok), trailing))
 
     def on_error(e: UnexpectedInput) -> bool:
-        errors.append(_syntax_diagnostic(e, text, path))
-        return len(errors) < MAX_SYNTAX_ERRORS and not isinstance(e, UnexpectedEOF)
+        d = _syntax_diagnostic(e, text, path)
+        errors.append(d)
+        # After an unterminated string the rest of the file is misread: stop there
+        # rather than report a cascade of errors that are not the author's.
+        unterminated = d.hint is not None and d.hint.startswith("unterminated string")
+        return (len(errors) < MAX_SYNTAX_ERRORS and not unterminated
+                and not isinstance(e, UnexpectedEOF))
 
     parser = _parser()
     reset = _comment_sink.set(on_comment)
@@ -422,10 +437,8 @@ def parse(text: str, path: str = "<string>") -> tuple[Document, list[Comment]]:
     assert isinstance(tree, Tree)
     builder = _Builder(path)
     doc = builder.transform(tree)
-    if builder.errors:
-        raise CaicError(builder.errors)
     comments.sort(key=lambda c: (c.line, c.column))
-    return doc, _dedupe_comments(comments)
+    return doc, _dedupe_comments(comments), builder.errors
 
 
 def _dedupe_comments(comments: list[Comment]) -> list[Comment]:
@@ -514,7 +527,8 @@ def _unclosed_hint(text: str) -> str | None:
             opener = next((w for w in reversed(last_words)
                            if w.type not in ("NAME", "STRING", "NUMBER")), None)
             word = str(opener) if opener is not None else "{"
-            stack.append((word, tok.line or 1, tok.column or 1))
+            at = opener if opener is not None else tok
+            stack.append((word, at.line or 1, at.column or 1))
             last_words = []
         elif tok.type == "RBRACE":
             if stack:

@@ -82,15 +82,38 @@ class _Merged:
 
 
 def resolve(doc: Document, path: str | None, loader: Loader | None = None,
-            _stack: tuple[str, ...] = ()) -> Constitution:
-    """Resolve and check ``doc``; raise :class:`CaicError` listing every problem."""
-    errors: list[Diagnostic] = []
-    merged = _merge_tree(doc, path, loader, _stack, errors)
+            earlier: list[Diagnostic] | None = None) -> Constitution:
+    """Resolve and check ``doc``; raise :class:`CaicError` listing every problem.
+
+    ``earlier`` carries problems the parser already found in this file, so that
+    they are reported together with the semantic ones, in source order.
+    """
+    errors: list[Diagnostic] = list(earlier or ())
+    merged = _merge_tree(doc, path, loader, (), errors)
     constitution = _finish(doc, path, merged, errors)
     if errors:
-        raise CaicError(errors)
+        raise CaicError(sorted(_unique(errors), key=lambda d: (d.path != (path or d.path),
+                                                               d.path, d.line, d.column)))
     assert constitution is not None
     return constitution
+
+
+def _unique(errors: list[Diagnostic]) -> list[Diagnostic]:
+    """A parent file reached twice reports its problems once."""
+    seen: set[tuple[str, int, int, str]] = set()
+    out = []
+    for d in errors:
+        key = (d.path, d.line, d.column, d.code)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _where(span: Span, here: Span) -> str:
+    if span.path == here.path:
+        return f"{span.line}:{span.column}"
+    return f"{os.path.basename(span.path)}:{span.line}:{span.column}"
 
 
 def _merge_tree(doc: Document, path: str | None, loader: Loader | None,
@@ -182,7 +205,7 @@ def _apply(merged: _Merged, doc: Document, errors: list[Diagnostic]) -> None:
                 first = seen_here[p.name]
                 errors.append(_diag("E101", "duplicate-principle",
                                     f"principle `{p.name}` defined twice", p.span,
-                                    f"the first is at {first.path}:{first.line}:{first.column}; "
+                                    f"the first is at {_where(first, p.span)}; "
                                     "principle names are unique across the constitution"))
                 continue
             seen_here[p.name] = p.span

@@ -17,8 +17,9 @@ import difflib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from caic.errors import usage_error
 from caic.training.backends.base import Backend
+
+from caic.errors import usage_error
 
 Factory = Callable[..., Backend]
 """``factory(target, *, name, **kw) -> Backend``; ``target`` is the spec after ``kind:``."""

@@ -21,9 +21,8 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from caic.errors import CaicError, usage_error
 from caic.training.backends.base import (
     Backend,
     Message,
@@ -33,6 +32,8 @@ from caic.training.backends.base import (
     split_continuation,
     trim_at_stop,
 )
+
+from caic.errors import CaicError, usage_error
 
 if TYPE_CHECKING:
     import torch
@@ -71,6 +72,12 @@ def default_gguf_path() -> Path:
     )
 
 
+def cached_folder(gguf: Path) -> Path:
+    """Where :func:`materialise_gguf` keeps a GGUF's conversion (it may not exist yet)."""
+    st = gguf.stat()
+    return cache_root() / "models" / f"{gguf.stem}-{st.st_size}-{st.st_mtime_ns}"
+
+
 def materialise_gguf(gguf: Path) -> Path:
     """Dequantise a GGUF once into a safetensors folder in the cache; return the folder.
 
@@ -78,10 +85,10 @@ def materialise_gguf(gguf: Path) -> Path:
     sibling and renamed into place, so a crash or a concurrent conversion never
     leaves a half-written model behind.
     """
-    st = gguf.stat()
-    folder = cache_root() / "models" / f"{gguf.stem}-{st.st_size}-{st.st_mtime_ns}"
+    folder = cached_folder(gguf)
     if (folder / "caic-source.json").is_file():
         return folder
+    st = gguf.stat()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -95,14 +102,15 @@ def materialise_gguf(gguf: Path) -> Path:
         )
         # The GGUF loader leaves a quantizer wrapper that refuses save_pretrained and
         # training, although the weights are already plain fp32 (STACK-NOTES).
-        model.hf_quantizer = None
-        model.is_quantized = False
+        setattr(model, "hf_quantizer", None)  # noqa: B010 - typed as a module attribute
+        setattr(model, "is_quantized", False)  # noqa: B010
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         source = {"gguf": str(gguf), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
         (tmp / "caic-source.json").write_text(json.dumps(source, indent=1) + "\n")
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
         try:
             os.rename(tmp, folder)
         except OSError:  # another process finished first; keep its copy
@@ -150,10 +158,11 @@ class TransformersBackend(Backend):
         batch_size: int = 16,
         max_context: int | None = None,
     ) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         self.name = name or (f"transformers:{target}" if target else "transformers")
+        if target is not None and target.startswith(("/", "./", "../", "~")):
+            target = str(Path(target).expanduser())
+            if not Path(target).exists():  # do not let from_pretrained try the Hub with it
+                raise usage_error(f"no such model path: {target}")
         if target is None:
             gguf = default_gguf_path()
             source: str | Path = materialise_gguf(gguf)
@@ -164,14 +173,20 @@ class TransformersBackend(Backend):
         else:
             source = target
             self.model_id = target
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
         self.dtype = resolve_dtype(dtype, self.device)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source)
             self.model = AutoModelForCausalLM.from_pretrained(source, dtype=self.dtype)
         except (OSError, ValueError) as e:
             raise usage_error(f"cannot load model {str(source)!r}: {describe(e)}") from None
-        self.model.to(self.device).eval()
+        self.model.to(torch.device(self.device))  # type: ignore[arg-type]  # stub of a decorated .to
+        self.model.eval()
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -336,7 +351,7 @@ class TransformersBackend(Backend):
         return rows
 
     def close(self) -> None:
-        self.model = None
+        del self.model
         if self.device.startswith("cuda"):
             import torch
 

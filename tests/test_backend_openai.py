@@ -1,0 +1,236 @@
+"""The OpenAI-compatible backend: protocol details against a mock transport (fast), then a
+real llama.cpp server serving the embedded GGUF on 127.0.0.1 (marked ``server``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from backend_fixtures import default_gguf_or_skip, free_port, llama_server
+from caic.training.backends.base import SamplingParams
+from caic.training.backends.openai_backend import ChatTemplate, OpenAIBackend
+from caic.training.backends.registry import get_backend
+
+from caic.errors import CaicError
+
+Handler = Callable[[httpx.Request], httpx.Response]
+URLS = ["http://s1:9/v1", "http://s2:9/v1"]
+USER = [{"role": "user", "content": "Which answer is better?"}]
+
+
+def mock_backend(handler: Handler, **kw: Any) -> OpenAIBackend:
+    kw.setdefault("backoff", 0.0)
+    return OpenAIBackend(URLS, "m", transport=httpx.MockTransport(handler), **kw)
+
+
+def chat_reply(content: str, **extra: Any) -> httpx.Response:
+    body = {"choices": [{"message": {"role": "assistant", "content": content}, **extra}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 2}}  # fmt: skip
+    return httpx.Response(200, json=body)
+
+
+def test_generate_keeps_order_trims_stops_and_rotates_urls() -> None:
+    hosts: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        hosts.append(req.url.host)
+        body = json.loads(req.content)
+        assert body["stop"] == ["###"] and body["max_tokens"] == 8 and body["seed"] == 3
+        return chat_reply(f"re: {body['messages'][-1]['content']}###tail")
+
+    convs = [[{"role": "user", "content": str(i)}] for i in range(6)]
+    with mock_backend(handler, concurrency=1) as b:
+        out = b.generate(convs, SamplingParams(max_new_tokens=8, seed=3, stop=["###"]))
+        assert out == [f"re: {i}" for i in range(6)]
+        assert hosts == ["s1", "s2"] * 3
+        assert b.stats.per_url == {URLS[0]: 3, URLS[1]: 3}
+        assert b.stats.completion_tokens == 12
+
+
+def test_retries_5xx_and_429_then_succeeds() -> None:
+    codes = iter([503, 429, 200])
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        code = next(codes)
+        return chat_reply("ok") if code == 200 else httpx.Response(code, text="busy")
+
+    with mock_backend(handler) as b:
+        assert b.generate([USER], SamplingParams()) == ["ok"]
+        assert b.stats.retries == 2
+
+
+def test_client_error_is_one_line_with_the_server_message_and_no_retry() -> None:
+    calls = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(400, json={"error": {"message": "max_tokens too large\nmore"}})
+
+    with mock_backend(handler) as b, pytest.raises(CaicError) as err:
+        b.generate([USER], SamplingParams())
+    assert str(err.value).endswith("/chat/completions: HTTP 400: max_tokens too large")
+    assert len(calls) == 1
+
+
+def test_connection_failures_exhaust_retries_and_name_the_urls() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=req)
+
+    with mock_backend(handler, max_retries=3) as b, pytest.raises(CaicError) as err:
+        b.generate([USER], SamplingParams())
+    msg = str(err.value)
+    assert "\n" not in msg and "after 4 attempts" in msg and "ConnectError" in msg
+    assert URLS[0] in msg and URLS[1] in msg
+    assert b.stats.retries == 3
+
+
+def test_model_is_read_from_the_server_when_not_named() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        assert req.url.path == "/v1/models"
+        return httpx.Response(200, json={"data": [{"id": "served", "max_model_len": 4096}]})
+
+    b = OpenAIBackend(URLS[:1], transport=httpx.MockTransport(handler))
+    assert (b.model_id, b.max_context) == ("served", 4096)
+
+
+def test_top_logprobs_map_to_options_with_a_floor() -> None:
+    top = [{"token": " A", "logprob": -0.5}, {"token": "A", "logprob": -1.0},
+           {"token": "B", "logprob": -2.0}, {"token": "\n", "logprob": -3.0}]  # fmt: skip
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        body = json.loads(req.content)
+        assert body["logprobs"] is True and body["top_logprobs"] == 20
+        assert body["max_tokens"] == 1
+        return chat_reply("A", logprobs={"content": [{"token": "A", "top_logprobs": top}]})
+
+    with mock_backend(handler) as b:
+        [[a, bb, c]] = b.score_options([USER], ["A", "B", "C"])
+    assert a == pytest.approx(math.log(math.exp(-0.5) + math.exp(-1.0)))
+    assert (bb, c) == (-2.0, -3.0)  # C is not listed: the lowest listed log-prob bounds it
+    with mock_backend(handler, missing_logprob=-50.0) as b:
+        assert b.score_options([USER], ["C"]) == [[-50.0]]
+
+
+def test_assistant_prefix_renders_the_template_client_side(tmp_path: Path) -> None:
+    tpl = tmp_path / "t.jinja"
+    tpl.write_text(
+        "{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
+    prompts: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        body = json.loads(req.content)
+        assert req.url.path == "/v1/completions" and body["logprobs"] == 20
+        prompts.append(body["prompt"])
+        choice = {"text": "A", "logprobs": {"top_logprobs": [{"A": -0.1, "B": -2.5}]}}
+        return httpx.Response(200, json={"choices": [choice]})
+
+    with mock_backend(handler, chat_template=str(tpl)) as b:
+        assert b.score_options([USER], ["B", "A"], "The better response is (") == [[-2.5, -0.1]]
+    assert prompts == ["<user>Which answer is better?\n<assistant>The better response is ("]
+
+
+def test_echo_mode_sums_the_option_tokens(tmp_path: Path) -> None:
+    tpl = tmp_path / "t.jinja"
+    tpl.write_text("{{ messages[0].content }}|")
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        body = json.loads(req.content)
+        assert body["echo"] is True
+        # The prompt "Q|" is echoed as tokens "Q", "|Y", "es" (the tokeniser merged "|Y"),
+        # then one generated token that must be ignored.
+        assert body["prompt"] == "Q|Yes"
+        lp = {"tokens": ["Q", "|Y", "es", "!"], "text_offset": [0, 1, 3, 5],
+              "token_logprobs": [None, -1.0, -0.25, -9.0]}  # fmt: skip
+        return httpx.Response(200, json={"choices": [{"text": "Q|Yes!", "logprobs": lp}]})
+
+    conv = [{"role": "user", "content": "Q"}]
+    with mock_backend(handler, chat_template=str(tpl), score_mode="echo") as b:
+        assert b.score_options([conv], ["Yes"]) == [[-1.25]]
+
+
+def test_prefix_without_a_known_template_is_a_usage_error() -> None:
+    b = mock_backend(lambda req: chat_reply("x"))
+    with pytest.raises(CaicError, match="chat template"):
+        b.score_options([USER], ["A", "B"], "(")
+
+
+# -- a real llama.cpp server ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    gguf = default_gguf_or_skip()
+    log = tmp_path_factory.mktemp("llama") / "server.log"
+    with llama_server(gguf, threads=1, log=log) as url:
+        yield url
+
+
+JUDGE = [
+    {"role": "user", "content": "Question: What is the capital of France?\n"
+     "(A) The capital of France is Paris.\n(B) France has no capital.\n"
+     "Which response is more accurate?"},
+]  # fmt: skip
+
+
+@pytest.mark.server
+def test_server_generates_deterministically(server_url: str) -> None:
+    convs = [[{"role": "user", "content": "What is 2+2?"}], [{"role": "user", "content": "Hi!"}]]
+    params = SamplingParams(max_new_tokens=12)
+    with get_backend(f"openai:{server_url}#smollm2") as b:
+        first, second = b.generate(convs, params), b.generate(convs, params)
+        assert first == second and all(t.strip() for t in first)
+        assert b.stats.completion_tokens > 0
+
+
+@pytest.mark.server
+def test_server_scores_options_with_and_without_a_prefix(server_url: str) -> None:
+    with get_backend(f"openai:{server_url}#smollm2") as b:
+        [[a, bb]] = b.score_options([JUDGE], ["A", "B"], "The better response is (")
+        assert all(math.isfinite(v) and v < 0 for v in (a, bb))
+        assert math.exp(a) + math.exp(bb) > 0.5  # most of the mass is on the two letters
+        [[yes, no]] = b.score_options([JUDGE], ["Yes", "No"])
+        assert math.isfinite(yes) and math.isfinite(no)
+    # Echo scoring reads the same distribution one option at a time.
+    with get_backend(f"openai:{server_url}#smollm2", score_mode="echo") as b:
+        [[ea, eb]] = b.score_options([JUDGE], ["A", "B"], "The better response is (")
+    assert (ea, eb) == pytest.approx((a, bb), abs=0.05)
+
+
+@pytest.mark.server
+def test_template_rendering_matches_the_server(server_url: str) -> None:
+    """The client-side template reproduces what the server renders for chat requests."""
+    text = ChatTemplate.load(str(default_gguf_or_skip())).render(JUDGE)
+    with get_backend(f"openai:{server_url}#smollm2") as b:
+        chat = b.generate([JUDGE], SamplingParams(max_new_tokens=8))
+        raw = b.generate_text([text], SamplingParams(max_new_tokens=8, stop=["<|im_end|>"]))
+    assert chat == raw
+
+
+@pytest.mark.server
+def test_round_robin_over_two_urls(server_url: str) -> None:
+    other = server_url.replace("127.0.0.1", "localhost")
+    convs = [[{"role": "user", "content": f"Say {w}."}] for w in ("yes", "no", "maybe", "ok")]
+    with get_backend(f"openai:{server_url},{other}#smollm2", concurrency=2) as b:
+        out = b.generate(convs, SamplingParams(max_new_tokens=4))
+        assert len(out) == 4
+        assert b.stats.per_url == {server_url: 2, other: 2}
+
+
+@pytest.mark.server
+def test_unreachable_server_fails_with_one_clear_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with (
+        get_backend(f"openai:{url}#m", max_retries=2, backoff=0.01) as b,
+        pytest.raises(CaicError) as err,
+    ):
+        b.generate([USER], SamplingParams(max_new_tokens=4))
+    msg = str(err.value)
+    assert "\n" not in msg and url in msg and "after 3 attempts" in msg
+    assert b.stats.retries == 2  # type: ignore[attr-defined]
