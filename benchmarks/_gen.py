@@ -4,18 +4,57 @@ from __future__ import annotations
 
 import random
 
-_VERBS = ["harmful", "honest", "helpful", "respectful", "accurate", "private", "fair", "calm",
-          "clear", "safe", "kind", "careful", "candid", "thorough", "neutral", "modest"]
-_TOPICS = ["weapons", "medicine", "finance", "children", "elections", "privacy", "software",
-           "chemistry", "law", "history", "travel", "cooking", "sport", "music", "religion",
-           "science", "relationships", "work", "housing", "education"]
+_VERBS = [
+    "harmful",
+    "honest",
+    "helpful",
+    "respectful",
+    "accurate",
+    "private",
+    "fair",
+    "calm",
+    "clear",
+    "safe",
+    "kind",
+    "careful",
+    "candid",
+    "thorough",
+    "neutral",
+    "modest",
+]
+_TOPICS = [
+    "weapons",
+    "medicine",
+    "finance",
+    "children",
+    "elections",
+    "privacy",
+    "software",
+    "chemistry",
+    "law",
+    "history",
+    "travel",
+    "cooking",
+    "sport",
+    "music",
+    "religion",
+    "science",
+    "relationships",
+    "work",
+    "housing",
+    "education",
+]
 
 
 def generated_constitution(n: int, categories: int = 10, seed: int = 0) -> str:
     rng = random.Random(seed)
     kinds = ["harm", "ethics", "honesty", "helpfulness", "style", "other"]
-    lines = ['cai 1', f'constitution "generated-{n}" {{', '  version "1.0.0"',
-             '  settings { critique_rounds 2 sampling weighted seed 1 }']
+    lines = [
+        "cai 1",
+        f'constitution "generated-{n}" {{',
+        '  version "1.0.0"',
+        "  settings { critique_rounds 2 sampling weighted seed 1 }",
+    ]
     per = n // categories
     cats = [f"cat{i}" for i in range(categories)]
     lines.append("  priority " + " > ".join(cats))
@@ -33,7 +72,8 @@ def generated_constitution(n: int, categories: int = 10, seed: int = 0) -> str:
                 f'(variant {k})."\n'
                 f'      revision "Rewrite the response about {t} so that it is {v} '
                 f'(variant {k})."\n'
-                f"      weight {rng.randint(1, 4)}\n    }}")
+                f"      weight {rng.randint(1, 4)}\n    }}"
+            )
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"

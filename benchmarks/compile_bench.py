@@ -19,7 +19,6 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 
 from _gen import generated_constitution  # noqa: E402
-
 from caic.compiler import bind  # noqa: E402
 from caic.compiler.promptset import compile_constitution, write_promptset  # noqa: E402
 from caic.constitution_lang import parse, resolve  # noqa: E402
@@ -56,8 +55,14 @@ def main() -> None:
     out = os.path.join(tmp, "ps")
     t_total = best(lambda: write_promptset(resolve(parse(text, path)[0], path), out), a.repeat)
 
-    prompts = [{"id": f"p{i}", "prompt": f"Prompt number {i}: how do I do thing {i % 97}?",
-                "category": "cat"} for i in range(a.prompts)]
+    prompts = [
+        {
+            "id": f"p{i}",
+            "prompt": f"Prompt number {i}: how do I do thing {i % 97}?",
+            "category": "cat",
+        }
+        for i in range(a.prompts)
+    ]
     jobs_path = os.path.join(tmp, "jobs.jsonl")
 
     def do_bind() -> None:
@@ -78,8 +83,12 @@ def main() -> None:
         ("parse", f"{a.principles} principles", t_parse, a.principles / t_parse),
         ("check (resolve)", f"{a.principles} principles", t_check, a.principles / t_check),
         ("compile passes", f"{a.principles} principles", t_compile, a.principles / t_compile),
-        ("parse+check+compile+write", f"{a.principles} principles", t_total,
-         a.principles / t_total),
+        (
+            "parse+check+compile+write",
+            f"{a.principles} principles",
+            t_total,
+            a.principles / t_total,
+        ),
         ("bind SL-CAI jobs", f"{a.prompts} × {a.rounds}", t_bind, a.prompts / t_bind),
         ("floor: serialise+write", f"{a.prompts} records", t_floor, a.prompts / t_floor),
     ]

@@ -19,8 +19,12 @@ import typer
 import caic
 from caic.errors import CaicError, Diagnostic, UsageError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
-                  help="caic: compile, lint and evaluate Constitutional AI constitutions.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    help="caic: compile, lint and evaluate Constitutional AI constitutions.",
+)
 
 
 def _version(value: bool) -> None:
@@ -30,9 +34,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: Annotated[bool, typer.Option("--version", callback=_version,
-                                                is_eager=True, help="Show the version.")]
-          = False) -> None:
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
     """caic: compile, lint and evaluate Constitutional AI constitutions."""
 
 
@@ -88,8 +94,10 @@ def main() -> None:
             sys.exit(130)
         if debug:
             raise
-        typer.echo(f"caic: internal error: {type(e).__name__}: {e} "
-                   "(set CAIC_DEBUG=1 for the traceback)", err=True)
+        typer.echo(
+            f"caic: internal error: {type(e).__name__}: {e} (set CAIC_DEBUG=1 for the traceback)",
+            err=True,
+        )
         sys.exit(2)
 
 

@@ -77,7 +77,9 @@ class CaicError(Exception):
 
     exit_code = 1
 
-    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic | str, *, exit_code: int | None = None):
+    def __init__(
+        self, diagnostics: list[Diagnostic] | Diagnostic | str, *, exit_code: int | None = None
+    ):
         if isinstance(diagnostics, str):
             diagnostics = [Diagnostic(code="E000", message=diagnostics)]
         elif isinstance(diagnostics, Diagnostic):
@@ -94,8 +96,16 @@ class UsageError(CaicError):
     exit_code = 2
 
 
-def usage_error(message: str, *, path: str = "<args>", line: int = 1, column: int = 1,
-                code: str = "E002", hint: str | None = None) -> UsageError:
+def usage_error(
+    message: str,
+    *,
+    path: str = "<args>",
+    line: int = 1,
+    column: int = 1,
+    code: str = "E002",
+    hint: str | None = None,
+) -> UsageError:
     """Build a one-diagnostic :class:`UsageError`."""
-    return UsageError(Diagnostic(code=code, message=message, path=path, line=line,
-                                 column=column, hint=hint))
+    return UsageError(
+        Diagnostic(code=code, message=message, path=path, line=line, column=column, hint=hint)
+    )

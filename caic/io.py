@@ -99,7 +99,7 @@ def open_text(path: str | os.PathLike[str]) -> IO[str]:
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for each non-blank line; bad rows are ``path:line`` errors."""
+    """``(line_number, object)`` per non-blank line; bad rows are ``path:line`` errors."""
     with open_text(path) as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -107,11 +107,13 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise usage_error(f"malformed JSON: {e.msg}", path=str(path), line=n,
-                                  column=e.colno, code="E005") from None
+                raise usage_error(
+                    f"malformed JSON: {e.msg}", path=str(path), line=n, column=e.colno, code="E005"
+                ) from None
             if not isinstance(obj, dict):
-                raise usage_error("each line must be a JSON object", path=str(path), line=n,
-                                  code="E005")
+                raise usage_error(
+                    "each line must be a JSON object", path=str(path), line=n, code="E005"
+                )
             yield n, obj
 
 

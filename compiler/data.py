@@ -17,8 +17,18 @@ from typing import Any
 from caic.errors import usage_error
 from caic.io import read_csv, read_jsonl
 
-PROMPT_COLUMNS = ("prompt", "text", "question", "instruction", "input", "goal", "behavior",
-                  "Goal", "Behavior", "Prompt")
+PROMPT_COLUMNS = (
+    "prompt",
+    "text",
+    "question",
+    "instruction",
+    "input",
+    "goal",
+    "behavior",
+    "Goal",
+    "Behavior",
+    "Prompt",
+)
 Message = dict[str, str]
 
 
@@ -37,37 +47,47 @@ def _rows(source: str, split: str = "train") -> Iterator[tuple[str, int, dict[st
                 try:
                     data = json.load(f)
                 except json.JSONDecodeError as e:
-                    raise usage_error(f"malformed JSON: {e.msg}", path=source, line=e.lineno,
-                                      column=e.colno, code="E005") from None
+                    raise usage_error(
+                        f"malformed JSON: {e.msg}",
+                        path=source,
+                        line=e.lineno,
+                        column=e.colno,
+                        code="E005",
+                    ) from None
             if isinstance(data, dict):
                 data = next((v for v in data.values() if isinstance(v, list)), [data])
             for i, row in enumerate(data, 1):
                 if not isinstance(row, dict):
-                    raise usage_error("expected a list of objects", path=source, line=i,
-                                      code="E005")
+                    raise usage_error(
+                        "expected a list of objects", path=source, line=i, code="E005"
+                    )
                 yield source, i, row
         else:
             for n, row in read_jsonl(p):
                 yield source, n, row
         return
     if re.fullmatch(r"[\w.-]+/[\w.-]+(:[\w.-]+)?", source) and not source.endswith(
-            (".jsonl", ".csv", ".json", ".gz")):
+        (".jsonl", ".csv", ".json", ".gz")
+    ):
         ds_id, _, cfg = source.partition(":")
         try:
             import datasets
         except ImportError:
-            raise usage_error("reading a Hugging Face dataset needs `datasets`",
-                              path=source, hint="pip install 'caic[ml]'") from None
+            raise usage_error(
+                "reading a Hugging Face dataset needs `datasets`",
+                path=source,
+                hint="pip install 'caic[ml]'",
+            ) from None
         try:
             ds = datasets.load_dataset(ds_id, cfg or None, split=split)
         except Exception as e:  # network, missing dataset, bad config
-            raise usage_error(f"cannot load Hugging Face dataset: {e}".splitlines()[0],
-                              path=source) from None
+            raise usage_error(
+                f"cannot load Hugging Face dataset: {e}".splitlines()[0], path=source
+            ) from None
         for i, row in enumerate(ds, 1):
             yield source, i, dict(row)
         return
-    raise usage_error("no such file (and not a Hugging Face dataset id)", path=source,
-                      code="E004")
+    raise usage_error("no such file (and not a Hugging Face dataset id)", path=source, code="E004")
 
 
 def load_prompts(source: str, column: str | None = None) -> list[dict[str, Any]]:
@@ -77,17 +97,25 @@ def load_prompts(source: str, column: str | None = None) -> list[dict[str, Any]]
     for path, line, row in _rows(source):
         col = column or next((c for c in PROMPT_COLUMNS if c in row), None)
         if col is None or col not in row:
-            raise usage_error(f"row has no prompt column (looked for "
-                              f"{column or ', '.join(PROMPT_COLUMNS[:5])})", path=path,
-                              line=line, code="E006", hint="name it with --prompt-column")
+            raise usage_error(
+                f"row has no prompt column (looked for {column or ', '.join(PROMPT_COLUMNS[:5])})",
+                path=path,
+                line=line,
+                code="E006",
+                hint="name it with --prompt-column",
+            )
         text = row[col]
         if isinstance(text, list):  # a chat: take the last user turn
-            users = [m.get("content", "") for m in text
-                     if isinstance(m, dict) and m.get("role") == "user"]
+            users = [
+                m.get("content", "")
+                for m in text
+                if isinstance(m, dict) and m.get("role") == "user"
+            ]
             text = users[-1] if users else None
         if not isinstance(text, str) or not text.strip():
-            raise usage_error(f"empty or non-text prompt in column `{col}`", path=path,
-                              line=line, code="E006")
+            raise usage_error(
+                f"empty or non-text prompt in column `{col}`", path=path, line=line, code="E006"
+            )
         pid = str(row.get("id") or row.get("BehaviorID") or row.get("Index") or f"{line}")
         if pid in seen:
             raise usage_error(f"duplicate prompt id `{pid}`", path=path, line=line, code="E006")
@@ -106,8 +134,9 @@ def parse_hh(transcript: str) -> list[Message]:
     pieces = _HH_TURN.split(text)
     turns: list[Message] = []
     for role, content in zip(pieces[1::2], pieces[2::2], strict=False):
-        turns.append({"role": "user" if role == "Human" else "assistant",
-                      "content": content.strip()})
+        turns.append(
+            {"role": "user" if role == "Human" else "assistant", "content": content.strip()}
+        )
     return turns
 
 
@@ -153,23 +182,29 @@ def load_pairs(source: str) -> list[dict[str, Any]]:
 
 def _pair(row: dict[str, Any], rid: str) -> dict[str, Any]:
     if "response_a" in row and "response_b" in row:
-        conv = _as_messages(row.get("prompt")) or [{"role": "user", "content":
-                                                    str(row.get("prompt", ""))}]
+        conv = _as_messages(row.get("prompt")) or [
+            {"role": "user", "content": str(row.get("prompt", ""))}
+        ]
         gold = row.get("gold")
-        return {"conversation": conv, "response_a": str(row["response_a"]),
-                "response_b": str(row["response_b"]), "gold": gold if gold in ("a", "b")
-                else None}
+        return {
+            "conversation": conv,
+            "response_a": str(row["response_a"]),
+            "response_b": str(row["response_b"]),
+            "gold": gold if gold in ("a", "b") else None,
+        }
     if "output_1" in row and "output_2" in row:
         label = row.get("label")
         gold = {1: "a", 2: "b", "1": "a", "2": "b"}.get(label)  # type: ignore[call-overload]
-        return {"conversation": [{"role": "user", "content": str(row.get("input", ""))}],
-                "response_a": str(row["output_1"]), "response_b": str(row["output_2"]),
-                "gold": gold}
+        return {
+            "conversation": [{"role": "user", "content": str(row.get("input", ""))}],
+            "response_a": str(row["output_1"]),
+            "response_b": str(row["output_2"]),
+            "gold": gold,
+        }
     if "chosen" in row and "rejected" in row:
         chosen, rejected = row["chosen"], row["rejected"]
         if "prompt" in row:
-            conv = _as_messages(row["prompt"]) or [{"role": "user",
-                                                    "content": str(row["prompt"])}]
+            conv = _as_messages(row["prompt"]) or [{"role": "user", "content": str(row["prompt"])}]
             c_text, r_text = _last_assistant(chosen), _last_assistant(rejected)
             if _as_messages(chosen) and not row["prompt"]:
                 conv = _as_messages(chosen)[:-1]  # type: ignore[index]
@@ -180,18 +215,20 @@ def _pair(row: dict[str, Any], rid: str) -> dict[str, Any]:
                 c_turns = _as_messages(chosen) or []
                 r_turns = _as_messages(rejected) or []
             if not c_turns or not r_turns or c_turns[-1]["role"] != "assistant":
-                raise ValueError("`chosen`/`rejected` must be transcripts ending with an "
-                                 "assistant turn, or give a `prompt` column")
+                raise ValueError(
+                    "`chosen`/`rejected` must be transcripts ending with an "
+                    "assistant turn, or give a `prompt` column"
+                )
             conv = c_turns[:-1]
             c_text, r_text = c_turns[-1]["content"], r_turns[-1]["content"]
         if c_text is None or r_text is None:
             raise ValueError("cannot find the assistant response in `chosen`/`rejected`")
         if _coin(rid):
-            return {"conversation": conv, "response_a": r_text, "response_b": c_text,
-                    "gold": "b"}
+            return {"conversation": conv, "response_a": r_text, "response_b": c_text, "gold": "b"}
         return {"conversation": conv, "response_a": c_text, "response_b": r_text, "gold": "a"}
-    raise ValueError("unrecognised pair row: need response_a/response_b, chosen/rejected, "
-                     "or output_1/output_2")
+    raise ValueError(
+        "unrecognised pair row: need response_a/response_b, chosen/rejected, or output_1/output_2"
+    )
 
 
 def env_flag(name: str) -> bool:

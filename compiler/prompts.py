@@ -16,7 +16,6 @@ from importlib import resources
 from typing import Any
 
 import jinja2
-
 from caic.constitution_lang.model import Constitution, Principle
 
 SLOT_NAMES = ("conversation", "option_a", "option_b", "response")
@@ -35,8 +34,9 @@ def template_source(c: Constitution, name: str) -> str:
 
 @functools.cache
 def _compile(source: str) -> jinja2.Template:
-    env = jinja2.Environment(autoescape=False, keep_trailing_newline=False,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        autoescape=False, keep_trailing_newline=False, undefined=jinja2.StrictUndefined
+    )
     return env.from_string(source)
 
 
@@ -94,7 +94,7 @@ def render_parts(source: str, **values: Any) -> list[str | dict[str, str]]:
         if rest[:pos]:
             parts.append(rest[:pos])
         parts.append({"slot": name})
-        rest = rest[pos + len(slots[name]):]
+        rest = rest[pos + len(slots[name]) :]
 
 
 def fill(parts: list[Any], **values: str) -> str:
@@ -111,35 +111,52 @@ def fill(parts: list[Any], **values: str) -> str:
 def transcript(turns: list[dict[str, str]]) -> str:
     """A conversation as the plain transcript the templates show the model."""
     label = {"user": "User", "assistant": "Assistant", "system": "System"}
-    return "\n\n".join(f"{label.get(t['role'], t['role'].title())}: {t['content']}"
-                       for t in turns)
+    return "\n\n".join(f"{label.get(t['role'], t['role'].title())}: {t['content']}" for t in turns)
 
 
 def critique_parts(c: Constitution, p: Principle) -> list[str | dict[str, str]]:
-    return render_parts(template_source(c, "critique"), critique=p.critique or "",
-                        principle=p.name, category=p.category)
+    return render_parts(
+        template_source(c, "critique"),
+        critique=p.critique or "",
+        principle=p.name,
+        category=p.category,
+    )
 
 
 def revision_parts(c: Constitution, p: Principle) -> list[str | dict[str, str]]:
-    return render_parts(template_source(c, "revision"), revision=p.revision or "",
-                        critique=p.critique or "", principle=p.name, category=p.category)
+    return render_parts(
+        template_source(c, "revision"),
+        revision=p.revision or "",
+        critique=p.critique or "",
+        principle=p.name,
+        category=p.category,
+    )
 
 
 def judge_parts(c: Constitution, p: Principle, cot: bool) -> list[str | dict[str, str]]:
-    return render_parts(template_source(c, "judge_cot" if cot else "judge"),
-                        question=p.judge or "", principle=p.name, category=p.category)
+    return render_parts(
+        template_source(c, "judge_cot" if cot else "judge"),
+        question=p.judge or "",
+        principle=p.name,
+        category=p.category,
+    )
 
 
 def pointwise_parts(c: Constitution, p: Principle) -> list[str | dict[str, str]]:
-    return render_parts(template_source(c, "pointwise"), question=p.judge or "",
-                        principle=p.name, category=p.category)
+    return render_parts(
+        template_source(c, "pointwise"),
+        question=p.judge or "",
+        principle=p.name,
+        category=p.category,
+    )
 
 
 def system_prompt(c: Constitution) -> str:
     """The constitution rendered as a system prompt (evals' ``--system-prompt`` mode)."""
     texts = [p.judge or p.critique or "" for p in c.principles]
-    return _compile(template_source(c, "system")).render(constitution=c.name,
-                                                         principles=texts).strip()
+    return (
+        _compile(template_source(c, "system")).render(constitution=c.name, principles=texts).strip()
+    )
 
 
 def few_shot_messages(c: Constitution) -> list[dict[str, str]]:
@@ -153,10 +170,15 @@ def few_shot_messages(c: Constitution) -> list[dict[str, str]]:
         for ex in p.examples:
             if not (ex.prompt and ex.response and ex.critique and ex.revision):
                 continue
-            conv = transcript([{"role": "user", "content": ex.prompt},
-                               {"role": "assistant", "content": ex.response}])
-            messages.append({"role": "user",
-                             "content": fill(critique_parts(c, p), conversation=conv)})
+            conv = transcript(
+                [
+                    {"role": "user", "content": ex.prompt},
+                    {"role": "assistant", "content": ex.response},
+                ]
+            )
+            messages.append(
+                {"role": "user", "content": fill(critique_parts(c, p), conversation=conv)}
+            )
             messages.append({"role": "assistant", "content": ex.critique})
             messages.append({"role": "user", "content": fill(revision_parts(c, p))})
             messages.append({"role": "assistant", "content": ex.revision})

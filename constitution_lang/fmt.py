@@ -89,8 +89,9 @@ class _Printer:
         if doc.version is not None:
             self.emit(d, f"version {quote(doc.version)}", doc.field_spans.get("version"))
         if doc.description is not None:
-            self.emit(d, f"description {quote(doc.description, d)}",
-                      doc.field_spans.get("description"))
+            self.emit(
+                d, f"description {quote(doc.description, d)}", doc.field_spans.get("description")
+            )
         for ext in doc.extends:
             self.emit(d, f"extends {quote(ext.path)}", ext.span)
         for drop in doc.drops:
@@ -138,8 +139,9 @@ class _Printer:
         if cat.weight is not None:
             self.emit(d, f"weight {number(cat.weight)}", cat.field_spans.get("weight"))
         if cat.description is not None:
-            self.emit(d, f"description {quote(cat.description, d)}",
-                      cat.field_spans.get("description"))
+            self.emit(
+                d, f"description {quote(cat.description, d)}", cat.field_spans.get("description")
+            )
         for drop in cat.drops:
             self.emit(d, f"drop {drop.name}", drop.span)
         for p in cat.principles:
@@ -199,8 +201,13 @@ def format_document(doc: Document, comments: Iterable[Comment] = ()) -> str:
         if line.text == "" and line.trailing is None:
             prev = cleaned[-1] if cleaned else None
             nxt = lines[i + 1] if i + 1 < len(lines) else None
-            if (prev is None or prev.text == "" or prev.text.endswith("{")
-                    or nxt is None or nxt.text in ("", "}")):
+            if (
+                prev is None
+                or prev.text == ""
+                or prev.text.endswith("{")
+                or nxt is None
+                or nxt.text in ("", "}")
+            ):
                 continue
         cleaned.append(line)
     out = []
@@ -259,24 +266,39 @@ def to_document(c: Constitution) -> Document:
         SettingEntry(key="sampling", kind="name", value=s.sampling),
         SettingEntry(key="seed", kind="number", value=s.seed),
         SettingEntry(key="few_shot", kind="bool", value=s.few_shot),
-        SettingEntry(key="judge", kind="block", items=(
-            SettingEntry(key="swap_positions", kind="bool", value=j.swap_positions),
-            SettingEntry(key="chain_of_thought", kind="bool", value=j.chain_of_thought),
-            SettingEntry(key="clamp", kind="list",
-                         value=(("number", j.clamp[0]), ("number", j.clamp[1]))),
-            SettingEntry(key="mode", kind="name", value=j.mode),
-            SettingEntry(key="margin", kind="number", value=j.margin),
-        )),
+        SettingEntry(
+            key="judge",
+            kind="block",
+            items=(
+                SettingEntry(key="swap_positions", kind="bool", value=j.swap_positions),
+                SettingEntry(key="chain_of_thought", kind="bool", value=j.chain_of_thought),
+                SettingEntry(
+                    key="clamp", kind="list", value=(("number", j.clamp[0]), ("number", j.clamp[1]))
+                ),
+                SettingEntry(key="mode", kind="name", value=j.mode),
+                SettingEntry(key="margin", kind="number", value=j.margin),
+            ),
+        ),
     )
     return Document(
-        language_version=c.language_version, name=c.name, version=c.version,
-        description=c.description, priority=c.priority, settings=settings,
-        categories=tuple(DocCategory(name=cat.name, kind=cat.kind, weight=cat.weight,
-                                     description=cat.description,
-                                     principles=tuple(p.model_copy(update={"field_spans": {}})
-                                                      for p in cat.principles))
-                         for cat in c.categories),
-        tensions=c.tensions, templates=c.templates,
+        language_version=c.language_version,
+        name=c.name,
+        version=c.version,
+        description=c.description,
+        priority=c.priority,
+        settings=settings,
+        categories=tuple(
+            DocCategory(
+                name=cat.name,
+                kind=cat.kind,
+                weight=cat.weight,
+                description=cat.description,
+                principles=tuple(p.model_copy(update={"field_spans": {}}) for p in cat.principles),
+            )
+            for cat in c.categories
+        ),
+        tensions=c.tensions,
+        templates=c.templates,
     )
 
 
@@ -287,10 +309,15 @@ def strip_spans(doc: Document) -> Document:
 
 def _strip(obj: object) -> object:
     if isinstance(obj, dict):
-        return {k: (_strip(v) if k not in ("span", "field_spans", "name_spans",
-                                            "settings_span") else None)
-                for k, v in obj.items() if k not in ("span", "field_spans", "name_spans",
-                                                      "settings_span")}
+        return {
+            k: (
+                _strip(v)
+                if k not in ("span", "field_spans", "name_spans", "settings_span")
+                else None
+            )
+            for k, v in obj.items()
+            if k not in ("span", "field_spans", "name_spans", "settings_span")
+        }
     if isinstance(obj, list | tuple):
         return [_strip(v) for v in obj]
     return obj

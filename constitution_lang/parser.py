@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-
 from caic.constitution_lang.model import (
     DocCategory,
     Document,
@@ -32,6 +29,9 @@ from caic.constitution_lang.model import (
     Template,
     Tension,
 )
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
 from caic.errors import CaicError, Diagnostic
 
 MAX_BYTES = 8 * 1024 * 1024
@@ -52,7 +52,8 @@ class Comment:
 
 
 _comment_sink: contextvars.ContextVar[Callable[[Token], None] | None] = contextvars.ContextVar(
-    "caic_comment_sink", default=None)
+    "caic_comment_sink", default=None
+)
 
 
 def _on_comment(tok: Token) -> Token:
@@ -65,13 +66,27 @@ def _on_comment(tok: Token) -> Token:
 @functools.cache
 def _parser() -> Lark:
     grammar = resources.files("caic.constitution_lang").joinpath("cai.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True, strict=True,
-                maybe_placeholders=False, lexer_callbacks={"COMMENT": _on_comment})
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="basic",
+        propagate_positions=True,
+        strict=True,
+        maybe_placeholders=False,
+        lexer_callbacks={"COMMENT": _on_comment},
+    )
 
 
 _TOKEN_NAMES = {
-    "LBRACE": "`{`", "RBRACE": "`}`", "LSQB": "`[`", "RSQB": "`]`", "COMMA": "`,`",
-    "MORETHAN": "`>`", "NAME": "a name", "STRING": "a string", "NUMBER": "a number",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "COMMA": "`,`",
+    "MORETHAN": "`>`",
+    "NAME": "a name",
+    "STRING": "a string",
+    "NUMBER": "a number",
     "$END": "end of file",
 }
 
@@ -98,8 +113,9 @@ def decode_string(raw: str) -> str:
         if body.startswith("\n"):
             body = body[1:]
         body = textwrap.dedent(body)
-        body = "\n".join(line.rstrip(" \t") if not line.strip() else line
-                         for line in body.split("\n")).strip("\n")
+        body = "\n".join(
+            line.rstrip(" \t") if not line.strip() else line for line in body.split("\n")
+        ).strip("\n")
     else:
         body = raw[1:-1]
     return _unescape(body)
@@ -119,7 +135,7 @@ def _unescape(s: str) -> str:
             nxt = s[i + 1]
             if nxt == "u" and i + 5 < len(s) + 0:
                 try:
-                    out.append(chr(int(s[i + 2:i + 6], 16)))
+                    out.append(chr(int(s[i + 2 : i + 6], 16)))
                     i += 6
                     continue
                 except ValueError:
@@ -151,13 +167,22 @@ class _Builder(Transformer[Token, Any]):
     def _span(self, meta: Any) -> Span:
         if getattr(meta, "empty", True):
             return Span.model_construct(path=self.path)
-        return Span.model_construct(path=self.path, line=meta.line, column=meta.column,
-                    end_line=meta.end_line, end_column=meta.end_column)
+        return Span.model_construct(
+            path=self.path,
+            line=meta.line,
+            column=meta.column,
+            end_line=meta.end_line,
+            end_column=meta.end_column,
+        )
 
     def _tok_span(self, tok: Token) -> Span:
-        return Span.model_construct(path=self.path, line=tok.line or 1, column=tok.column or 1,
-                    end_line=tok.end_line or tok.line or 1,
-                    end_column=tok.end_column or tok.column or 1)
+        return Span.model_construct(
+            path=self.path,
+            line=tok.line or 1,
+            column=tok.column or 1,
+            end_line=tok.end_line or tok.line or 1,
+            end_column=tok.end_column or tok.column or 1,
+        )
 
     def _fields(self, owner: str, items: list[Any]) -> tuple[dict[str, Any], dict[str, Span]]:
         """Gather ``(field, value, span)`` triples; a repeated field is an error."""
@@ -169,11 +194,19 @@ class _Builder(Transformer[Token, Any]):
             key, value, span = item
             if key in values:
                 first = spans[key]
-                self.errors.append(Diagnostic(
-                    code="E117", name="duplicate-field", path=span.path, line=span.line,
-                    column=span.column, end_line=span.end_line, end_column=span.end_column,
-                    message=f"`{key}` given twice in {owner}",
-                    hint=f"the first `{key}` is at {first.line}:{first.column}; keep one"))
+                self.errors.append(
+                    Diagnostic(
+                        code="E117",
+                        name="duplicate-field",
+                        path=span.path,
+                        line=span.line,
+                        column=span.column,
+                        end_line=span.end_line,
+                        end_column=span.end_column,
+                        message=f"`{key}` given twice in {owner}",
+                        hint=f"the first `{key}` is at {first.line}:{first.column}; keep one",
+                    )
+                )
                 continue
             values[key] = value
             spans[key] = span
@@ -202,18 +235,28 @@ class _Builder(Transformer[Token, Any]):
     def weight(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
         return ("weight", float(c[0]), self._span(meta))
 
-    def _text_field(name: str) -> Any:  # noqa: N805 - a factory used in the class body
-        @v_args(meta=True)
-        def f(self: _Builder, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-            return (name, decode_string(c[0]), self._span(meta))
+    def _text(self, name: str, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
+        return (name, decode_string(c[0]), self._span(meta))
 
-        return f
+    @v_args(meta=True)
+    def judge(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
+        return self._text("judge", meta, c)
 
-    judge = _text_field("judge")
-    critique = _text_field("critique")
-    revision = _text_field("revision")
-    source = _text_field("source")
-    note = _text_field("note")
+    @v_args(meta=True)
+    def critique(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
+        return self._text("critique", meta, c)
+
+    @v_args(meta=True)
+    def revision(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
+        return self._text("revision", meta, c)
+
+    @v_args(meta=True)
+    def source(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
+        return self._text("source", meta, c)
+
+    @v_args(meta=True)
+    def note(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
+        return self._text("note", meta, c)
 
     @v_args(meta=True)
     def tags(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
@@ -243,19 +286,27 @@ class _Builder(Transformer[Token, Any]):
 
     @v_args(meta=True)
     def priority(self, meta: Any, c: list[Token]) -> PriorityChain:
-        return PriorityChain.model_construct(span=self._span(meta), categories=tuple(str(t) for t in c),
-                             name_spans=tuple(self._tok_span(t) for t in c))
+        return PriorityChain.model_construct(
+            span=self._span(meta),
+            categories=tuple(str(t) for t in c),
+            name_spans=tuple(self._tok_span(t) for t in c),
+        )
 
     @v_args(meta=True)
     def template(self, meta: Any, c: list[Token]) -> Template:
-        return Template.model_construct(span=self._span(meta), name=str(c[0]), text=decode_string(c[1]),
-                        field_spans={"text": self._tok_span(c[1])})
+        return Template.model_construct(
+            span=self._span(meta),
+            name=str(c[0]),
+            text=decode_string(c[1]),
+            field_spans={"text": self._tok_span(c[1])},
+        )
 
     @v_args(meta=True)
     def tension(self, meta: Any, c: list[Any]) -> Tension:
         values, spans = self._fields("tension", c[2:])
-        return Tension.model_construct(span=self._span(meta), field_spans=spans, a=str(c[0]), b=str(c[1]),
-                       **values)
+        return Tension.model_construct(
+            span=self._span(meta), field_spans=spans, a=str(c[0]), b=str(c[1]), **values
+        )
 
     # -- settings ------------------------------------------------------------
     def string_value(self, c: list[Token]) -> tuple[str, Any]:
@@ -276,12 +327,15 @@ class _Builder(Transformer[Token, Any]):
     @v_args(meta=True)
     def setting_value(self, meta: Any, c: list[Any]) -> SettingEntry:
         kind, value = c[1]
-        return SettingEntry.model_construct(span=self._span(meta), key=str(c[0]), kind=kind, value=value)
+        return SettingEntry.model_construct(
+            span=self._span(meta), key=str(c[0]), kind=kind, value=value
+        )
 
     @v_args(meta=True)
     def setting_block(self, meta: Any, c: list[Any]) -> SettingEntry:
-        return SettingEntry.model_construct(span=self._span(meta), key=str(c[0]), kind="block",
-                            items=tuple(c[1:]))
+        return SettingEntry.model_construct(
+            span=self._span(meta), key=str(c[0]), kind="block", items=tuple(c[1:])
+        )
 
     @v_args(meta=True)
     def settings(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
@@ -291,13 +345,15 @@ class _Builder(Transformer[Token, Any]):
     @v_args(meta=True)
     def principle(self, meta: Any, c: list[Any]) -> Principle:
         name = str(c[0])
-        examples = tuple(v for k, v, _ in (x for x in c[1:] if isinstance(x, tuple))
-                         if k == "example")
-        values, spans = self._fields(f"principle `{name}`",
-                                     [x for x in c[1:] if isinstance(x, tuple)
-                                      and x[0] != "example"])
-        return Principle.model_construct(span=self._span(meta), field_spans=spans, name=name,
-                         examples=examples, **values)
+        examples = tuple(
+            v for k, v, _ in (x for x in c[1:] if isinstance(x, tuple)) if k == "example"
+        )
+        values, spans = self._fields(
+            f"principle `{name}`", [x for x in c[1:] if isinstance(x, tuple) and x[0] != "example"]
+        )
+        return Principle.model_construct(
+            span=self._span(meta), field_spans=spans, name=name, examples=examples, **values
+        )
 
     @v_args(meta=True)
     def category(self, meta: Any, c: list[Any]) -> DocCategory:
@@ -306,8 +362,14 @@ class _Builder(Transformer[Token, Any]):
         principles = tuple(p.model_copy(update={"category": name}) for p in principles)
         drops = tuple(x for x in c[1:] if isinstance(x, Drop))
         values, spans = self._fields(f"category `{name}`", c[1:])
-        return DocCategory.model_construct(span=self._span(meta), field_spans=spans, name=name,
-                           principles=principles, drops=drops, **values)
+        return DocCategory.model_construct(
+            span=self._span(meta),
+            field_spans=spans,
+            name=name,
+            principles=principles,
+            drops=drops,
+            **values,
+        )
 
     @v_args(meta=True)
     def constitution(self, meta: Any, c: list[Any]) -> Document:
@@ -316,14 +378,17 @@ class _Builder(Transformer[Token, Any]):
         values, spans = self._fields("the constitution", items)
         settings = values.pop("settings", None)
         return Document(
-            span=self._span(meta), field_spans=spans, name=name,
+            span=self._span(meta),
+            field_spans=spans,
+            name=name,
             extends=tuple(x for x in items if isinstance(x, Extends)),
             drops=tuple(x for x in items if isinstance(x, Drop)),
             priority=tuple(x for x in items if isinstance(x, PriorityChain)),
             categories=tuple(x for x in items if isinstance(x, DocCategory)),
             tensions=tuple(x for x in items if isinstance(x, Tension)),
             templates=tuple(x for x in items if isinstance(x, Template)),
-            settings=settings, settings_span=spans.get("settings"),
+            settings=settings,
+            settings_span=spans.get("settings"),
             **values,
         )
 
@@ -334,9 +399,12 @@ class _Builder(Transformer[Token, Any]):
         doc: Document = c[-1]
         if len(c) == 2:
             _, version, tok = c[0]
-            return doc.model_copy(update={
-                "language_version": version,
-                "field_spans": {**doc.field_spans, "header": self._tok_span(tok)}})
+            return doc.model_copy(
+                update={
+                    "language_version": version,
+                    "field_spans": {**doc.field_spans, "header": self._tok_span(tok)},
+                }
+            )
         return doc
 
 
@@ -346,19 +414,37 @@ def read_source(path: str) -> str:
         with open(path, "rb") as f:
             data = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise CaicError(Diagnostic(code="E004", name="file-not-found", path=path,
-                                   message="no such file"), exit_code=2) from None
+        raise CaicError(
+            Diagnostic(code="E004", name="file-not-found", path=path, message="no such file"),
+            exit_code=2,
+        ) from None
     except IsADirectoryError:
-        raise CaicError(Diagnostic(code="E004", name="file-not-found", path=path,
-                                   message="is a directory, not a .cai file"),
-                        exit_code=2) from None
+        raise CaicError(
+            Diagnostic(
+                code="E004",
+                name="file-not-found",
+                path=path,
+                message="is a directory, not a .cai file",
+            ),
+            exit_code=2,
+        ) from None
     except OSError as e:
-        raise CaicError(Diagnostic(code="E004", name="file-not-found", path=path,
-                                   message=f"cannot read: {e.strerror}"), exit_code=2) from None
+        raise CaicError(
+            Diagnostic(
+                code="E004", name="file-not-found", path=path, message=f"cannot read: {e.strerror}"
+            ),
+            exit_code=2,
+        ) from None
     if len(data) > MAX_BYTES:
-        raise CaicError(Diagnostic(code="E003", name="file-too-large", path=path,
-                                   message=f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
-                                   hint="a constitution is prose; split it with `extends`"))
+        raise CaicError(
+            Diagnostic(
+                code="E003",
+                name="file-too-large",
+                path=path,
+                message=f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+                hint="a constitution is prose; split it with `extends`",
+            )
+        )
     return decode_bytes(data, path)
 
 
@@ -369,10 +455,17 @@ def decode_bytes(data: bytes, path: str) -> str:
         before = data[: e.start]
         line = before.count(b"\n") + 1
         col = e.start - (before.rfind(b"\n") + 1) + 1
-        raise CaicError(Diagnostic(code="E001", name="not-utf8", path=path, line=line,
-                                   column=col, message=f"not UTF-8: byte 0x{data[e.start]:02x} "
-                                   "cannot be decoded",
-                                   hint="save the file as UTF-8")) from None
+        raise CaicError(
+            Diagnostic(
+                code="E001",
+                name="not-utf8",
+                path=path,
+                line=line,
+                column=col,
+                message=f"not UTF-8: byte 0x{data[e.start]:02x} cannot be decoded",
+                hint="save the file as UTF-8",
+            )
+        ) from None
     return text.removeprefix("\ufeff")
 
 
@@ -387,17 +480,25 @@ def parse(text: str, path: str = "<string>") -> tuple[Document, list[Comment]]:
     return doc, comments
 
 
-def parse_collect(text: str, path: str = "<string>"
-                  ) -> tuple[Document, list[Comment], list[Diagnostic]]:
+def parse_collect(
+    text: str, path: str = "<string>"
+) -> tuple[Document, list[Comment], list[Diagnostic]]:
     """Like :func:`parse`, but field-level problems (a field given twice) come back
     with the document instead of being raised, so later checks can add theirs."""
     if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
-        raise CaicError(Diagnostic(code="E003", name="file-too-large", path=path,
-                                   message="file is too large"))
+        raise CaicError(
+            Diagnostic(code="E003", name="file-too-large", path=path, message="file is too large")
+        )
     if not text.strip():
-        raise CaicError(Diagnostic(code="E002", name="empty-file", path=path,
-                                   message="empty file: expected `constitution \"name\" { ... }`",
-                                   hint='start with: constitution "my-constitution" { }'))
+        raise CaicError(
+            Diagnostic(
+                code="E002",
+                name="empty-file",
+                path=path,
+                message='empty file: expected `constitution "name" { ... }`',
+                hint='start with: constitution "my-constitution" { }',
+            )
+        )
     comments: list[Comment] = []
     errors: list[Diagnostic] = []
     lines = text.split("\n")
@@ -414,8 +515,11 @@ def parse_collect(text: str, path: str = "<string>"
         # After an unterminated string the rest of the file is misread: stop there
         # rather than report a cascade of errors that are not the author's.
         unterminated = d.hint is not None and d.hint.startswith("unterminated string")
-        return (len(errors) < MAX_SYNTAX_ERRORS and not unterminated
-                and not isinstance(e, UnexpectedEOF))
+        return (
+            len(errors) < MAX_SYNTAX_ERRORS
+            and not unterminated
+            and not isinstance(e, UnexpectedEOF)
+        )
 
     parser = _parser()
     reset = _comment_sink.set(on_comment)
@@ -427,8 +531,11 @@ def parse_collect(text: str, path: str = "<string>"
         tree = None
     except Exception as e:  # lark can give up during recovery; the first errors stand
         if not errors:
-            errors.append(Diagnostic(code="E010", name="syntax-error", path=path,
-                                     message=f"cannot parse: {e}"))
+            errors.append(
+                Diagnostic(
+                    code="E010", name="syntax-error", path=path, message=f"cannot parse: {e}"
+                )
+            )
         tree = None
     finally:
         _comment_sink.reset(reset)
@@ -470,17 +577,27 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
         line, column = _eof_position(text)
     hint = None
     if isinstance(e, UnexpectedCharacters):
-        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        pos = e.pos_in_stream or 0
+        ch = text[pos] if pos < len(text) else ""
         message = f"unexpected character `{ch}`"
         if ch.isalpha() and ch.isupper():
             hint = "names are lower-case: letters, digits, `-` and `_`, optionally dotted"
         elif ch == '"':
-            hint = "unterminated string: close it with `\"` on the same line, or use `\"\"\"`"
+            hint = 'unterminated string: close it with `"` on the same line, or use `"""`'
         elif ch == "'":
             hint = "strings use double quotes"
         end = column + 1
-        return Diagnostic(code="E010", name="syntax-error", path=path, line=line, column=column,
-                          end_line=line, end_column=end, message=message, hint=hint)
+        return Diagnostic(
+            code="E010",
+            name="syntax-error",
+            path=path,
+            line=line,
+            column=column,
+            end_line=line,
+            end_column=end,
+            message=message,
+            hint=hint,
+        )
     expected: set[str] = set(getattr(e, "expected", None) or ())
     if isinstance(e, UnexpectedToken):
         token = e.token
@@ -505,8 +622,17 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
     else:
         code, name = "E010", "syntax-error"
     width = len(str(getattr(e, "token", ""))) or 1
-    return Diagnostic(code=code, name=name, path=path, line=line, column=column, end_line=line,
-                      end_column=column + width, message=message, hint=hint)
+    return Diagnostic(
+        code=code,
+        name=name,
+        path=path,
+        line=line,
+        column=column,
+        end_line=line,
+        end_column=column + width,
+        message=message,
+        hint=hint,
+    )
 
 
 def _eof_position(text: str) -> tuple[int, int]:
@@ -524,8 +650,10 @@ def _unclosed_hint(text: str) -> str | None:
     last_words: list[Token] = []
     for tok in tokens:
         if tok.type == "LBRACE":
-            opener = next((w for w in reversed(last_words)
-                           if w.type not in ("NAME", "STRING", "NUMBER")), None)
+            opener = next(
+                (w for w in reversed(last_words) if w.type not in ("NAME", "STRING", "NUMBER")),
+                None,
+            )
             word = str(opener) if opener is not None else "{"
             at = opener if opener is not None else tok
             stack.append((word, at.line or 1, at.column or 1))

@@ -15,14 +15,19 @@ ROOT = Path(__file__).parent.parent
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-goldens", action="store_true", default=False,
-                     help="rewrite golden files instead of comparing against them")
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="rewrite golden files instead of comparing against them",
+    )
 
 
 @pytest.fixture
 def update_goldens(request: pytest.FixtureRequest) -> bool:
-    return bool(request.config.getoption("--update-goldens")
-                or os.environ.get("CAIC_UPDATE_GOLDENS") == "1")
+    return bool(
+        request.config.getoption("--update-goldens") or os.environ.get("CAIC_UPDATE_GOLDENS") == "1"
+    )
 
 
 @pytest.fixture

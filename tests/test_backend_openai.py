@@ -13,7 +13,8 @@ import httpx
 import pytest
 from backend_fixtures import default_gguf_or_skip, free_port, llama_server
 from caic.training.backends.base import SamplingParams
-from caic.training.backends.openai_backend import ChatTemplate, OpenAIBackend
+from caic.training.backends.chat_template import ChatTemplate
+from caic.training.backends.openai_backend import OpenAIBackend
 from caic.training.backends.registry import get_backend
 
 from caic.errors import CaicError
@@ -138,21 +139,34 @@ def test_assistant_prefix_renders_the_template_client_side(tmp_path: Path) -> No
 
 def test_echo_mode_sums_the_option_tokens(tmp_path: Path) -> None:
     tpl = tmp_path / "t.jinja"
-    tpl.write_text("{{ messages[0].content }}|")
+    tpl.write_text("<s>{{ messages[0].content }}|")
 
     def handler(req: httpx.Request) -> httpx.Response:
         body = json.loads(req.content)
         assert body["echo"] is True
-        # The prompt "Q|" is echoed as tokens "Q", "|Y", "es" (the tokeniser merged "|Y"),
-        # then one generated token that must be ignored.
-        assert body["prompt"] == "Q|Yes"
+        assert body["prompt"] == "<s>Q|Yes"
+        # Echoed as "Q", "|Y", "es" (the special "<s>" left out of the text and of the
+        # offsets, and "|Y" merged), then one generated token that must be ignored.
         lp = {"tokens": ["Q", "|Y", "es", "!"], "text_offset": [0, 1, 3, 5],
               "token_logprobs": [None, -1.0, -0.25, -9.0]}  # fmt: skip
-        return httpx.Response(200, json={"choices": [{"text": "Q|Yes!", "logprobs": lp}]})
+        choice = {"text": "Q|Yes!", "logprobs": lp}
+        return httpx.Response(200, json={"choices": [choice], "usage": {"completion_tokens": 1}})
 
     conv = [{"role": "user", "content": "Q"}]
     with mock_backend(handler, chat_template=str(tpl), score_mode="echo") as b:
         assert b.score_options([conv], ["Yes"]) == [[-1.25]]
+
+
+def test_template_from_the_embedded_gguf() -> None:
+    tpl = ChatTemplate.load("default")
+    assert (tpl.bos_token, tpl.eos_token) == ("<|im_start|>", "<|im_end|>")
+    assert tpl.render([{"role": "user", "content": "hi"}]) == (
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+        "Face<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert tpl.render([{"role": "system", "content": "S"}], add_generation_prompt=False) == (
+        "<|im_start|>system\nS<|im_end|>\n"
+    )
 
 
 def test_prefix_without_a_known_template_is_a_usage_error() -> None:
@@ -197,10 +211,14 @@ def test_server_scores_options_with_and_without_a_prefix(server_url: str) -> Non
         assert math.exp(a) + math.exp(bb) > 0.5  # most of the mass is on the two letters
         [[yes, no]] = b.score_options([JUDGE], ["Yes", "No"])
         assert math.isfinite(yes) and math.isfinite(no)
-    # Echo scoring reads the same distribution one option at a time.
+    # Echo scoring reads the same distribution one option at a time (on a short prompt:
+    # llama-cpp-python ranks the whole vocabulary for every echoed token).
+    short = [{"role": "system", "content": "Judge."}, {"role": "user", "content": "(A) or (B)?"}]
+    with get_backend(f"openai:{server_url}#smollm2") as b:
+        [top] = b.score_options([short], ["A", "B"], "(")
     with get_backend(f"openai:{server_url}#smollm2", score_mode="echo") as b:
-        [[ea, eb]] = b.score_options([JUDGE], ["A", "B"], "The better response is (")
-    assert (ea, eb) == pytest.approx((a, bb), abs=0.05)
+        [echo] = b.score_options([short], ["A", "B"], "(")
+    assert echo == pytest.approx(top, abs=0.05)
 
 
 @pytest.mark.server

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from backend_fixtures import default_gguf_or_skip
 from caic.training.backends.base import SamplingParams
-from caic.training.backends.openai_backend import ChatTemplate
+from caic.training.backends.chat_template import ChatTemplate
 from caic.training.backends.registry import get_backend
 from caic.training.backends.transformers_backend import TransformersBackend, cached_folder
 
@@ -171,7 +171,9 @@ def test_long_prompts_are_truncated_from_the_left(
 
 def test_client_side_template_matches_the_tokenizer(backend: TransformersBackend) -> None:
     """The openai backend's renderer agrees with transformers on the same template."""
-    for source in ("default", str(default_gguf_or_skip())):
+    from caic.training.backends.transformers_backend import load_default_model_path
+
+    for source in ("default", str(load_default_model_path())):
         tpl = ChatTemplate.load(source)
         for conv in CONVS + JUDGE:
             assert tpl.render(conv) == backend.render(conv)

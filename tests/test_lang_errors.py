@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from caic.constitution_lang import load, loads
+
 from caic.errors import CaicError
 
 DATA = Path(__file__).parent / "data"
@@ -41,26 +41,29 @@ def _codes(path: Path) -> list[str]:
     return [d.code for d in e.value.diagnostics]
 
 
-@pytest.mark.parametrize(("name", "codes"), [
-    ("unclosed_block", ["E011"]),
-    ("unknown_field", ["E010"]),
-    ("uppercase_name", ["E010"]),
-    ("unterminated_string", ["E010"]),
-    ("duplicate_principle", ["E101"]),
-    ("unknown_priority_category", ["E103"]),
-    ("priority_cycle", ["E104"]),
-    ("nonpositive_weight", ["E105", "E105"]),
-    ("unpaired_critique", ["E106", "E106"]),
-    ("no_text", ["E107"]),
-    ("unknown_placeholder", ["E108"]),
-    ("unknown_template", ["E109"]),
-    ("missing_extends", ["E110"]),
-    ("unknown_drop", ["E112"]),
-    ("unknown_setting", ["E113", "E113"]),
-    ("unknown_version", ["E020"]),
-    ("empty", ["E002"]),
-    ("not_utf8", ["E001"]),
-])
+@pytest.mark.parametrize(
+    ("name", "codes"),
+    [
+        ("unclosed_block", ["E011"]),
+        ("unknown_field", ["E010"]),
+        ("uppercase_name", ["E010"]),
+        ("unterminated_string", ["E010"]),
+        ("duplicate_principle", ["E101"]),
+        ("unknown_priority_category", ["E103"]),
+        ("priority_cycle", ["E104"]),
+        ("nonpositive_weight", ["E105", "E105"]),
+        ("unpaired_critique", ["E106", "E106"]),
+        ("no_text", ["E107"]),
+        ("unknown_placeholder", ["E108"]),
+        ("unknown_template", ["E109"]),
+        ("missing_extends", ["E110"]),
+        ("unknown_drop", ["E112"]),
+        ("unknown_setting", ["E113", "E113"]),
+        ("unknown_version", ["E020"]),
+        ("empty", ["E002"]),
+        ("not_utf8", ["E001"]),
+    ],
+)
 def test_each_check_has_its_code(name: str, codes: list[str]) -> None:
     assert _codes(DATA / "invalid" / f"{name}.cai") == codes
 
@@ -113,6 +116,8 @@ def test_missing_file_is_exit_code_2(tmp_path: Path) -> None:
 
 
 def test_principle_text_is_data_not_template() -> None:
-    c = loads('constitution "x" { category a { principle p { critique "{{ conversation }} '
-              '{% if x %}" revision "r" } } }')
+    c = loads(
+        'constitution "x" { category a { principle p { critique "{{ conversation }} '
+        '{% if x %}" revision "r" } } }'
+    )
     assert c.principle("p").critique == "{{ conversation }} {% if x %}"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from caic.constitution_lang import dumps, load, loads, semantic_dump
 from caic.constitution_lang.model import Constitution, Document
 from caic.constitution_lang.parser import parse
+from pydantic import ValidationError
+
 from caic.errors import CaicError
 
 DATA = Path(__file__).parent / "data"
@@ -21,14 +22,19 @@ def test_design_example_parses_every_construct() -> None:
     assert c.version == "2.0.0"
     assert c.description == "Harmless, honest and helpful, with explicit priorities."
     assert [ch.categories for ch in c.priority] == [
-        ("safety", "ethics", "honesty", "helpfulness"), ("safety", "style")]
+        ("safety", "ethics", "honesty", "helpfulness"),
+        ("safety", "style"),
+    ]
     s = c.settings
     assert (s.critique_rounds, s.sampling, s.seed) == (2, "weighted", 7)
     assert s.judge.swap_positions is True and s.judge.chain_of_thought is False
     assert s.judge.clamp == (0.4, 0.6)
     safety = c.category("safety")
     assert (safety.kind, safety.weight, safety.description) == (
-        "harm", 3.0, "Avoid enabling serious harm.")
+        "harm",
+        3.0,
+        "Avoid enabling serious harm.",
+    )
     p = c.principle("least-harmful")
     assert p.judge and p.judge.startswith("Choose the response that is less likely")
     assert p.critique and p.revision
@@ -38,7 +44,10 @@ def test_design_example_parses_every_construct() -> None:
     assert p.category == "safety"
     t = c.tensions[0]
     assert (t.a, t.b, t.prefer) == ("complete-answer", "least-harmful", "least-harmful")
-    assert c.template("critique") == "{{ conversation }}\n\nCritique request: {{ critique }}\nCritique:"
+    assert (
+        c.template("critique")
+        == "{{ conversation }}\n\nCritique request: {{ critique }}\nCritique:"
+    )
 
 
 def test_every_node_has_a_source_span() -> None:
@@ -94,8 +103,10 @@ def test_defaults() -> None:
 
 
 def test_keywords_are_plain_names_in_name_positions() -> None:
-    c = loads('constitution "x" { category judge { principle weight { judge "a" } } '
-              'priority judge > judge2 category judge2 { principle p { judge "b" } } }')
+    c = loads(
+        'constitution "x" { category judge { principle weight { judge "a" } } '
+        'priority judge > judge2 category judge2 { principle p { judge "b" } } }'
+    )
     assert c.category("judge").principles[0].name == "weight"
 
 
@@ -120,7 +131,7 @@ def test_dumps_round_trips_a_resolved_constitution() -> None:
 
 def test_models_are_frozen() -> None:
     c = loads('constitution "x" { category a { principle p { judge "a" } } }')
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         c.name = "y"  # type: ignore[misc]
     assert isinstance(c, Constitution)
 

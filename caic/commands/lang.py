@@ -21,9 +21,10 @@ def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
 
 
 @app.command()
-def check(files: Annotated[list[Path], typer.Argument(help="`.cai` files.")],
-          fmt: FormatOpt = "human") -> None:
-    """Parse and validate constitutions; report every error in each file.
+def check(
+    files: Annotated[list[Path], typer.Argument(help="`.cai` files.")], fmt: FormatOpt = "human"
+) -> None:
+    """Parse and validate constitutions (paths or shipped names); report every error.
 
     Exit 0 when clean, 1 when errors are found, 2 on usage or I/O errors.
 
@@ -34,12 +35,16 @@ def check(files: Annotated[list[Path], typer.Argument(help="`.cai` files.")],
     _check_format(fmt, ("human", "json"))
     diags: list[Diagnostic] = []
     worst = 0
+    from caic.constitutions import find
+
     for f in files:
         try:
-            c = load(f)
+            c = load(find(str(f)))
             if fmt == "human":
-                typer.echo(f"{f}: ok ({len(c.principles)} principles, "
-                           f"{len(c.categories)} categories)", err=True)
+                typer.echo(
+                    f"{f}: ok ({len(c.principles)} principles, {len(c.categories)} categories)",
+                    err=True,
+                )
         except CaicError as e:
             diags.extend(e.diagnostics)
             worst = max(worst, e.exit_code)
@@ -48,10 +53,15 @@ def check(files: Annotated[list[Path], typer.Argument(help="`.cai` files.")],
 
 
 @app.command()
-def fmt(files: Annotated[list[Path], typer.Argument(help="`.cai` files to rewrite.")],
-        check_only: Annotated[bool, typer.Option("--check", help="Rewrite nothing; exit 1 "
-                                                 "and print a diff when a file would change.")]
-        = False) -> None:
+def fmt(
+    files: Annotated[list[Path], typer.Argument(help="`.cai` files to rewrite.")],
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Rewrite nothing; exit 1 and print a diff when a file would change."
+        ),
+    ] = False,
+) -> None:
     """Rewrite constitutions in canonical form (comments kept).
 
     Example: `caic fmt --check constitutions/*.cai`
@@ -73,8 +83,9 @@ def fmt(files: Annotated[list[Path], typer.Argument(help="`.cai` files to rewrit
             continue
         changed += 1
         if check_only:
-            diff = difflib.unified_diff(text.splitlines(True), new.splitlines(True),
-                                        f"{f} (current)", f"{f} (formatted)")
+            diff = difflib.unified_diff(
+                text.splitlines(True), new.splitlines(True), f"{f} (current)", f"{f} (formatted)"
+            )
             typer.echo("".join(diff), nl=False)
         else:
             write_text_atomic(f, new)
@@ -89,23 +100,36 @@ def fmt(files: Annotated[list[Path], typer.Argument(help="`.cai` files to rewrit
 
 @app.command("compile")
 def compile_(
-    file: Annotated[Path, typer.Argument(help="The constitution.")],
-    out: Annotated[Path | None, typer.Option("-o", "--out", help="Output directory "
-                                             "(default: NAME.promptset next to the file).")]
-    = None,
-    prompts: Annotated[str | None, typer.Option("--prompts", help="Prompts to bind "
-                                                "(JSONL, CSV or a HF dataset id).")] = None,
-    pairs: Annotated[str | None, typer.Option("--pairs", help="Response pairs to bind.")]
-    = None,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The constitution: a path, or the name of a "
+            "shipped one (hhh-v2, cai-2022-harmless, ...)."
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--out", help="Output directory (default: NAME.promptset next to the file)."
+        ),
+    ] = None,
+    prompts: Annotated[
+        str | None,
+        typer.Option("--prompts", help="Prompts to bind (JSONL, CSV or a HF dataset id)."),
+    ] = None,
+    pairs: Annotated[str | None, typer.Option("--pairs", help="Response pairs to bind.")] = None,
     prompt_column: Annotated[str | None, typer.Option("--prompt-column")] = None,
-    rounds: Annotated[int | None, typer.Option("--rounds", min=1, max=8,
-                                               help="K critique rounds (default: settings).")]
-    = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed for draws "
-                                             "(default: settings).")] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option("--rounds", min=1, max=8, help="K critique rounds (default: settings)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for draws (default: settings).")
+    ] = None,
     principles_per_pair: Annotated[int, typer.Option("--principles-per-pair", min=1)] = 1,
-    out_format: Annotated[str, typer.Option("--format", help="jsonl or hf "
-                                            "(a datasets.DatasetDict).")] = "jsonl",
+    out_format: Annotated[
+        str, typer.Option("--format", help="jsonl or hf (a datasets.DatasetDict).")
+    ] = "jsonl",
 ) -> None:
     """Compile a constitution into a PromptSet directory (and bind it to data).
 
@@ -118,8 +142,10 @@ def compile_(
     from caic.compiler import bind, data
     from caic.compiler.promptset import write_promptset
     from caic.constitution_lang import load
+    from caic.constitutions import find
 
     _check_format(out_format, ("jsonl", "hf"))
+    file = find(str(file))
     try:
         c = load(file)
     except CaicError as e:
@@ -131,8 +157,9 @@ def compile_(
         rows = data.load_prompts(prompts, prompt_column)
         jobs["sl_cai_jobs.jsonl"] = bind.sl_cai_jobs(c, rows, rounds, seed)
     if pairs:
-        jobs["judge_jobs.jsonl"] = bind.judge_jobs(c, data.load_pairs(pairs),
-                                                   principles_per_pair, seed)
+        jobs["judge_jobs.jsonl"] = bind.judge_jobs(
+            c, data.load_pairs(pairs), principles_per_pair, seed
+        )
     target = out or file.with_suffix(".promptset")
     if out_format == "hf":
         from caic.compiler.hf import write_hf
@@ -146,10 +173,11 @@ def compile_(
 
 
 @app.command("import")
-def import_(file: Annotated[Path, typer.Argument(help="JSON of critique/revision pairs.")],
-            name: Annotated[str | None, typer.Option("--name", help="Constitution name.")]
-            = None,
-            out: Annotated[Path | None, typer.Option("-o", "--out")] = None) -> None:
+def import_(
+    file: Annotated[Path, typer.Argument(help="JSON of critique/revision pairs.")],
+    name: Annotated[str | None, typer.Option("--name", help="Constitution name.")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out")] = None,
+) -> None:
     """Convert published JSON critique/revision pairs into a `.cai` file.
 
     Reads a mapping `{key: {"prompt": [critique], "edit_request": revision}}` or a list of
@@ -169,8 +197,11 @@ def import_(file: Annotated[Path, typer.Argument(help="JSON of critique/revision
 
 
 @app.command()
-def explain(code: Annotated[str, typer.Argument(help="A diagnostic code or rule name, "
-                                                "e.g. E101 or contradiction.")]) -> None:
+def explain(
+    code: Annotated[
+        str, typer.Argument(help="A diagnostic code or rule name, e.g. E101 or contradiction.")
+    ],
+) -> None:
     """Explain a diagnostic code or lint rule, with a bad and a good example.
 
     Example: `caic explain E104`
@@ -181,9 +212,12 @@ def explain(code: Annotated[str, typer.Argument(help="A diagnostic code or rule 
     entry = CODES.get(key.upper()) or next((v for v in CODES.values() if v.name == key), None)
     if entry is not None:
         k = next(k for k, v in CODES.items() if v is entry)
-        typer.echo(f"{k} {entry.name}\n\n{entry.summary}\n\nBad:\n  "
-                   + entry.bad.replace("\n", "\n  ") + "\n\nGood:\n  "
-                   + entry.good.replace("\n", "\n  "))
+        typer.echo(
+            f"{k} {entry.name}\n\n{entry.summary}\n\nBad:\n  "
+            + entry.bad.replace("\n", "\n  ")
+            + "\n\nGood:\n  "
+            + entry.good.replace("\n", "\n  ")
+        )
         return
     try:
         from caic.compiler.lint.registry import explain_rule

@@ -18,20 +18,18 @@ Top tokens are matched to options up to spaces and brackets (``" A"``, ``"A"`` a
 the top-k gets ``missing_logprob`` (by default the lowest listed log-prob, an upper
 bound on its true value). ``score_mode="echo"`` instead scores each option's full
 text from the prompt's echoed log-probs: exact for multi-token options, one request
-per option.
+per option (slow on llama-cpp-python, which ranks the whole vocabulary for every
+echoed token: about 10 s for a 60-token prompt on 2 CPU cores).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from caic.training.backends.base import (
@@ -44,6 +42,7 @@ from caic.training.backends.base import (
     normalize_option,
     trim_at_stop,
 )
+from caic.training.backends.chat_template import ChatTemplate
 
 from caic.errors import CaicError, usage_error
 
@@ -66,88 +65,6 @@ class RequestStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     per_url: dict[str, int] = field(default_factory=dict)
-
-
-class ChatTemplate:
-    """A Hugging Face chat template rendered with jinja2, as ``apply_chat_template`` does."""
-
-    def __init__(self, source: str, bos_token: str = "", eos_token: str = "") -> None:
-        from jinja2.ext import loopcontrols
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-        def raise_exception(message: str) -> None:
-            raise usage_error(f"chat template: {message}")
-
-        def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None,
-                   separators: Any = None, sort_keys: bool = False) -> str:  # fmt: skip
-            return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent,
-                              separators=separators, sort_keys=sort_keys)  # fmt: skip
-
-        env = ImmutableSandboxedEnvironment(
-            trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]
-        )
-        env.filters["tojson"] = tojson
-        env.globals["raise_exception"] = raise_exception
-        env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-        self._template = env.from_string(source)
-        self.bos_token, self.eos_token = bos_token, eos_token
-
-    def render(self, messages: list[Message], add_generation_prompt: bool = True) -> str:
-        return self._template.render(
-            messages=messages,
-            add_generation_prompt=add_generation_prompt,
-            bos_token=self.bos_token,
-            eos_token=self.eos_token,
-        )
-
-    @classmethod
-    def load(cls, spec: str) -> ChatTemplate:
-        """From ``default``, a ``.gguf`` file, a tokenizer folder or a ``.jinja`` file."""
-        from caic.training.backends import transformers_backend as tb
-
-        path = Path(spec).expanduser()
-        if spec == "default":
-            gguf = tb.default_gguf_path()
-            folder = tb.cached_folder(gguf)  # already converted: reading JSON is instant
-            path = folder if (folder / "caic-source.json").is_file() else gguf
-        if path.is_dir():
-            cfg_file = path / "tokenizer_config.json"
-            cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
-            jinja = path / "chat_template.jinja"
-            text = jinja.read_text() if jinja.is_file() else cfg.get("chat_template")
-            if isinstance(text, list):  # named templates: take the default one
-                text = next((t["template"] for t in text if t.get("name") == "default"), None)
-            if not text:
-                raise usage_error(f"no chat template in {path}")
-
-            def token(key: str) -> str:
-                v = cfg.get(key) or ""
-                return str(v.get("content", "") if isinstance(v, dict) else v)
-
-            return cls(text, token("bos_token"), token("eos_token"))
-        if path.suffix == ".gguf" and path.is_file():
-            from gguf import GGUFReader
-
-            fields = GGUFReader(path).fields
-            if "tokenizer.chat_template" not in fields:
-                raise usage_error(f"no chat template in {path}")
-            tokens = fields["tokenizer.ggml.tokens"]
-
-            def special(key: str) -> str:
-                f = fields.get(key)
-                return str(tokens.contents(int(f.contents()))) if f is not None else ""
-
-            return cls(
-                str(fields["tokenizer.chat_template"].contents()),
-                special("tokenizer.ggml.bos_token_id"),
-                special("tokenizer.ggml.eos_token_id"),
-            )
-        if path.is_file():
-            return cls(path.read_text())
-        raise usage_error(
-            f"chat template source not found: {spec}",
-            hint="pass a .gguf file, a tokenizer folder, a .jinja file or 'default'",
-        )
 
 
 class OpenAIBackend(Backend):
@@ -363,7 +280,12 @@ class OpenAIBackend(Backend):
         return out
 
     def _echo_score(self, prompt_text: str, option: str) -> float:
-        """Sum the echoed log-probs of the tokens that end inside the option's text."""
+        """Sum the echoed log-probs of the tokens that reach into the option's text.
+
+        Offsets are measured from the end of the echoed prompt: servers may leave
+        special tokens out of the echoed text (llama.cpp does), which shifts every
+        offset but not the option's place at the end.
+        """
         payload = {
             "model": self.model_id,
             "prompt": prompt_text + option,
@@ -372,18 +294,23 @@ class OpenAIBackend(Backend):
             "echo": True,
             "logprobs": 1,
         }
-        lp = _choice(self._request("POST", "/completions", payload)).get("logprobs") or {}
-        tokens, offsets = lp.get("tokens") or [], lp.get("text_offset") or []
-        values = lp.get("token_logprobs") or []
-        end = len(prompt_text) + len(option)
-        total, seen = 0.0, False
-        for tok, off, v in zip(tokens, offsets, values, strict=False):
-            if off + len(tok) > len(prompt_text) and off < end and v is not None:
-                total += float(v)
-                seen = True
-        if not seen:
+        body = self._request("POST", "/completions", payload)
+        lp = _choice(body).get("logprobs") or {}
+        generated = int((body.get("usage") or {}).get("completion_tokens") or 1)
+        tokens = list(lp.get("tokens") or [])[:-generated]
+        offsets = list(lp.get("text_offset") or [])[: len(tokens)]
+        values = list(lp.get("token_logprobs") or [])[: len(tokens)]
+        if not tokens or len(offsets) != len(tokens) or len(values) != len(tokens):
             raise CaicError(f"{self.name}: the server did not echo prompt log-probs")
-        return total
+        start = offsets[-1] + len(tokens[-1]) - len(option)
+        picked = [
+            float(v)
+            for tok, off, v in zip(tokens, offsets, values, strict=True)
+            if off + len(tok) > start and v is not None
+        ]
+        if not picked:
+            raise CaicError(f"{self.name}: the server did not echo prompt log-probs")
+        return sum(picked)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

@@ -1,0 +1,257 @@
+"""Generation throughput of caic's backends on this machine, against the memory-bandwidth bound.
+
+    python benchmarks/generation_bench.py            # about 5 minutes on 2 CPU cores
+    python benchmarks/generation_bench.py --quick    # about 2 minutes
+
+Decoding a small model on a CPU is bound by memory bandwidth: every step reads all
+the weights once, and a batch shares that read. So the bound on steps per second is
+bandwidth / weight bytes, and a batch of B multiplies tokens per step by B. The table
+gives each rate as a fraction of that bound (KV-cache and activation traffic are not
+counted, so the fraction is an upper estimate of how much of the bound is used).
+
+For the openai backend (when llama-cpp-python is installed) it starts real
+``llama_cpp.server`` processes with one thread each on 127.0.0.1 and measures the
+client's overhead over a bare HTTP loop sending the same requests, and the scale-out
+from one server to two behind the backend's round-robin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import http.client
+import importlib.util
+import json
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+TOPICS = ["a lighthouse keeper", "a lost robot", "the first day of spring", "a chess match",
+          "a mountain village", "an old violin", "a city at night", "a river journey",
+          "a library of secrets", "a desert caravan", "a snowy forest", "a busy market",
+          "a ship in a storm", "a garden on Mars", "a clockmaker", "a summer festival"]  # fmt: skip
+PROMPTS = [
+    [{"role": "user", "content": f"Write a long, detailed story about {t}."}] for t in TOPICS
+]
+Row = tuple[str, str, str]  # measure, value, target/note
+
+
+def memory_bandwidth(size_mb: int = 256, repeats: int = 5) -> float:
+    """Best large-copy rate in bytes/s (read + write counted), numpy and torch."""
+    import numpy as np
+    import torch
+
+    n = size_mb * (1 << 20) // 4
+    best = 0.0
+    a, b = np.ones(n, np.float32), np.empty(n, np.float32)
+    ta, tb = torch.ones(n), torch.empty(n)
+    for copy in (lambda: np.copyto(b, a), lambda: tb.copy_(ta)):
+        copy()
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            copy()
+            best = max(best, 2 * n * 4 / (time.perf_counter() - t0))
+    return best
+
+
+def bench_transformers(args: argparse.Namespace, bandwidth: float) -> list[Row]:
+    import torch
+    from caic.training.backends.base import SamplingParams
+    from caic.training.backends.transformers_backend import TransformersBackend
+
+    backend = TransformersBackend(batch_size=max(args.batches))
+    model, eos = backend.model, backend.tokenizer.eos_token_id
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    counts = {"tokens": 0, "steps": 0}
+    real_generate = model.generate
+
+    def counting_generate(*a: Any, **kw: Any) -> Any:
+        out = real_generate(*a, **kw)
+        new = out[:, kw["input_ids"].shape[1] :]
+        counts["steps"] += new.shape[1]
+        for row in new.tolist():  # tokens up to and including the first end token
+            counts["tokens"] += row.index(eos) + 1 if eos in row else len(row)
+        return out
+
+    model.generate = counting_generate  # type: ignore[method-assign]
+    params = SamplingParams(max_new_tokens=args.max_new_tokens)
+    backend.generate(PROMPTS[:1], SamplingParams(max_new_tokens=4))  # warm-up
+    rows: list[Row] = [
+        ("model", f"{backend.model_id}, fp32, {torch.get_num_threads()} threads", ""),
+        ("weight bytes read per step", f"{weight_bytes / 1e6:.0f} MB", ""),
+        ("bandwidth bound, batch 1", f"{bandwidth / weight_bytes:.1f} steps/s", ""),
+    ]
+    base_rate = 0.0
+    for bs in args.batches:
+        n = args.single_prompts if bs == 1 else bs
+        backend.batch_size = bs
+        counts.update(tokens=0, steps=0)
+        t0 = time.perf_counter()
+        backend.generate(PROMPTS[:n], params)
+        dt = time.perf_counter() - t0
+        rate, steps = counts["tokens"] / dt, counts["steps"] / dt
+        base_rate = base_rate or rate
+        frac = steps * weight_bytes / bandwidth
+        note = f"{rate / base_rate:.1f}x batch 1"
+        if bs >= 16:
+            note += f" (target >= 6x: {'ok' if rate / base_rate >= 6 else 'MISSED'})"
+        rows.append((f"transformers batch {bs} ({n} prompts)", f"{rate:.1f} tok/s", note))
+        rows.append(("  steps/s, share of bandwidth bound", f"{steps:.1f}, {frac:.0%}", ""))
+    backend.close()
+    return rows
+
+
+@contextmanager
+def llama_server(gguf: Path, log: Path) -> Iterator[str]:
+    """A one-thread llama.cpp server on a free port; its own PID is stopped on exit."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host",
+           "127.0.0.1", "--port", str(port), "--model_alias", "smollm2",
+           "--n_threads", "1", "--n_threads_batch", "1"]  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/v1"
+        try:
+            for _ in range(400):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"llama.cpp server exited; see {log}")
+                try:
+                    urllib.request.urlopen(url + "/models", timeout=2).close()
+                    break
+                except OSError:
+                    time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def llama_total_ms(log: Path) -> float:
+    """Sum of llama.cpp's own per-request ``total time`` lines in a server log."""
+    text = log.read_text(errors="replace")
+    return sum(float(m) for m in re.findall(r"total time =\s*([\d.]+) ms", text))
+
+
+def bare_loop(url: str, payloads: list[dict[str, Any]]) -> float:
+    """The same requests from a minimal keep-alive stdlib client: the server's own time."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=300)
+    t0 = time.perf_counter()
+    for p in payloads:
+        conn.request("POST", "/v1/chat/completions", json.dumps(p),
+                     {"Content-Type": "application/json"})  # fmt: skip
+        json.loads(conn.getresponse().read())
+    dt = time.perf_counter() - t0
+    conn.close()
+    return dt
+
+
+def bench_openai(args: argparse.Namespace) -> list[Row]:
+    from caic.training.backends.base import SamplingParams
+    from caic.training.backends.openai_backend import OpenAIBackend
+    from caic.training.backends.transformers_backend import default_gguf_path
+
+    gguf = default_gguf_path()
+    params = SamplingParams(max_new_tokens=args.server_tokens)
+    convs = PROMPTS[: args.server_requests]
+    payloads = [{"model": "smollm2", "messages": c, "max_tokens": params.max_new_tokens,
+                 "temperature": 0.0, "top_p": 1.0} for c in convs]  # fmt: skip
+    rows: list[Row] = []
+    tmp = Path(tempfile.mkdtemp(prefix="caic-bench-"))
+    with llama_server(gguf, tmp / "a.log") as url_a, llama_server(gguf, tmp / "b.log") as url_b:
+        one = OpenAIBackend([url_a], "smollm2", concurrency=1)
+        one.generate(convs[:1], SamplingParams(max_new_tokens=4))  # warm-up
+        bare_loop(url_a, payloads[:1])
+        client = bare = 0.0
+        ms0 = llama_total_ms(tmp / "a.log")
+        for _ in range(2):  # interleaved, so drift hits both alike
+            t0 = time.perf_counter()
+            one.generate(convs, params)
+            client += time.perf_counter() - t0
+            bare += bare_loop(url_a, payloads)
+        compute = (llama_total_ms(tmp / "a.log") - ms0) / 1000 / 2
+        overhead = client / bare - 1
+        ok = "ok" if overhead < 0.05 else "MISSED"
+        rows += [
+            (f"openai: {len(convs)} sequential requests", f"{client / 2:.2f} s", "caic client"),
+            ("  same requests, bare HTTP loop", f"{bare / 2:.2f} s", "server's own time"),
+            ("  of which llama.cpp compute", f"{compute:.2f} s", "from the server log"),
+            ("  client overhead", f"{overhead:+.1%}", f"target < 5%: {ok}"),
+        ]
+        one.close()
+        work = PROMPTS[: args.scale_requests]
+        rates = []
+        for urls in ([url_a], [url_a, url_b]):
+            b = OpenAIBackend(urls, "smollm2")
+            t0 = time.perf_counter()
+            b.generate(work, params)
+            dt = time.perf_counter() - t0
+            rates.append(b.stats.completion_tokens / dt)
+            rows.append((f"openai: {len(urls)} server(s), {len(work)} requests",
+                         f"{rates[-1]:.1f} tok/s", f"{dt:.2f} s"))  # fmt: skip
+            b.close()
+        ok = "ok" if rates[1] / rates[0] >= 1.6 else "MISSED"
+        rows.append(
+            ("  scale-out, 2 servers vs 1", f"{rates[1] / rates[0]:.2f}x", f"target >= 1.6x: {ok}")
+        )
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    line = "-" * (w[0] + w[1] + w[2] + 6)
+    print(line)
+    for r in rows:
+        print(f"{r[0]:<{w[0]}} | {r[1]:>{w[1]}} | {r[2]}")
+    print(line)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer prompts and tokens")
+    ap.add_argument("--max-new-tokens", type=int, default=None)
+    ap.add_argument("--batches", default="1,4,16", help="comma-separated batch sizes")
+    ap.add_argument("--skip-transformers", action="store_true")
+    ap.add_argument("--skip-openai", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the rows here")
+    args = ap.parse_args()
+    args.batches = [int(b) for b in args.batches.split(",")]
+    args.max_new_tokens = args.max_new_tokens or (32 if args.quick else 64)
+    args.single_prompts = 2 if args.quick else 4
+    args.server_tokens = 24 if args.quick else 48
+    args.server_requests = 3 if args.quick else 6
+    args.scale_requests = 6 if args.quick else 12
+
+    t0 = time.perf_counter()
+    bw = memory_bandwidth()
+    rows: list[Row] = [("memory copy bandwidth", f"{bw / 1e9:.1f} GB/s", "numpy/torch, best")]
+    if not args.skip_transformers:
+        rows += bench_transformers(args, bw)
+        gc.collect()
+    if args.skip_openai:
+        pass
+    elif importlib.util.find_spec("llama_cpp") is None:
+        rows.append(("openai backend", "skipped", "llama-cpp-python not installed"))
+    else:
+        rows += bench_openai(args)
+    rows.append(("benchmark wall time", f"{time.perf_counter() - t0:.0f} s", ""))
+    print_table(rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

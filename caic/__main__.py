@@ -1,0 +1,3 @@
+from caic.cli import main
+
+main()

@@ -1,0 +1,300 @@
+"""A small, general-purpose polarity lexicon for reading what a judge principle prefers.
+
+Three tables, all written from ordinary English, not from any pair set:
+
+* :data:`SCALES`: antonym scales. Each has a positive and a negative pole (``short``
+  against ``long``, ``agree`` against ``disagree``); a principle that asks for more of one
+  pole asks for less of the other. They cover the evaluative dimensions a response is
+  commonly judged on (length, certainty, tone, formality, disclosure, obedience, ...).
+* :data:`OPERATORS`: words that flip (``not``, ``never``, ``less``, ``avoid``) or keep
+  (``more``, ``most``) the direction of what follows them.
+* :data:`PHRASES`: phrasal verbs and fixed expressions rewritten to one word before
+  lookup (``leave out`` → ``omit``), so that the scales can stay single words.
+
+:func:`lemma` maps an inflected word to the form the tables use (``shortest`` → ``short``,
+``criticizes`` → ``criticise``); words not in the tables get a light suffix stem so that
+plural and singular still match.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+# Each scale: (name, positive pole, negative pole). Poles are lemmas (see `lemma`).
+# A word may sit on more than one scale.
+_SCALE_TABLE: tuple[tuple[str, str, str], ...] = (
+    ("length",
+     "long lengthy detailed thorough extensive comprehensive exhaustive elaborate expansive "
+     "verbose wordy depth in-depth lengthen expand elaborate",
+     "short brief concise succinct terse compact laconic shorten abbreviate condense "
+     "summary"),
+    ("complexity",
+     "complex complicated intricate sophisticated technical jargon advanced nuanced",
+     "simple plain basic elementary everyday straightforward simplify simplistic"),
+    ("audience",
+     "expert specialist professional-level advanced-level",
+     "beginner novice layperson layman newcomer amateur"),
+    ("certainty",
+     "confident certain sure definite definitive decisive assertive conclusive "
+     "categorical unequivocal confidence certainty",
+     "uncertain unsure tentative hesitant doubtful noncommittal hedge hedging uncertainty "
+     "doubt unconfident qualified-claim"),
+    ("agreement",
+     "agree concur affirm validate echo endorse accept agreement",
+     "disagree contradict correct challenge dispute refute rebut object disagreement "
+     "correction question-verb"),
+    ("praise",
+     "praise compliment flatter commend applaud admire flattery",
+     "criticise criticize condemn blame disparage scold criticism belittle"),
+    ("humour",
+     "playful humorous funny witty joke jokey whimsical lighthearted light-hearted silly "
+     "humour humor comic comical",
+     "serious solemn grave sober earnest stern somber sombre"),
+    ("formality",
+     "formal businesslike stiff ceremonious",
+     "casual informal chatty colloquial relaxed slang slangy conversational breezy"),
+    ("warmth",
+     "warm friendly gentle empathetic compassionate caring sympathetic tender kind "
+     "affectionate",
+     "cold harsh curt brusque unfriendly unkind callous cruel frosty"),
+    ("politeness",
+     "polite courteous respectful civil tactful considerate",
+     "rude impolite disrespectful tactless crude vulgar insulting"),
+    ("neutrality",
+     "opinionated partisan one-sided opinion stance side",
+     "neutral impartial balanced objective even-handed unbiased nonpartisan"),
+    ("speculation",
+     "speculate speculative speculation guess conjecture unverified unsupported invent "
+     "fabricate",
+     "verify verified proven established confirmed documented sourced evidence-based "
+     "cite citation"),
+    ("directness",
+     "direct straight candid frank forthright explicit",
+     "evasive indirect vague roundabout circuitous oblique euphemistic"),
+    ("speed",
+     "immediate immediately quick quickly fast prompt promptly instant swift hasty",
+     "slow slowly delay delayed gradual unhurried"),
+    ("amount",
+     "many much lot lots plenty numerous abundant heavy frequent maximum maximal every "
+     "extensive",
+     "few little scarce sparse minimal minimum rare occasional sparingly light-touch"),
+    ("emotion",
+     "emotional passionate enthusiastic excited dramatic expressive effusive exuberant",
+     "calm dispassionate measured restrained understated stoic composed unemotional"),
+    ("inclusion",
+     "include add mention cover incorporate insert attach",
+     "omit exclude skip remove delete strip"),
+    ("disclosure",
+     "reveal disclose share expose divulge publish leak openly transparent",
+     "withhold conceal hide secret confidential redact secretive private privacy"),
+    ("obedience",
+     "follow obey comply adhere abide heed conform",
+     "ignore disobey depart deviate disregard override defy violate"),
+    ("continuation",
+     "continue stay remain maintain persist sustain prolong extend linger dwell",
+     "stop end quit halt conclude finish abandon exit break interrupt"),
+    ("compliance",
+     "fulfil fulfill accommodate grant oblige",
+     "refuse decline reject deny rebuff refusal"),
+    ("caution",
+     "cautious careful conservative prudent wary restrictive strict protective guarded "
+     "restrained caution",
+     "permissive reckless lenient lax careless loose"),
+    ("optimism",
+     "optimistic hopeful upbeat cheerful rosy reassuring reassure",
+     "pessimistic gloomy bleak grim cynical alarming alarm"),
+    ("encouragement",
+     "encourage promote urge motivate foster incite advocate glorify encouragement",
+     "discourage dissuade deter"),
+    ("safety",
+     "protect safeguard shield defend secure preserve",
+     "endanger jeopardise jeopardize threaten harm hurt injure damage"),
+    ("honesty",
+     "honest truthful sincere truth",
+     "dishonest deceptive misleading lie lying deceive mislead manipulative untruthful"),
+    ("autonomy",
+     "autonomy freedom liberty independence self-determination permit allow",
+     "paternalistic paternalism forbid prohibit ban control restrict"),
+    ("consistency",
+     "consistent stable steady",
+     "inconsistent erratic contradictory"),
+    ("creativity",
+     "creative original imaginative inventive novel unconventional",
+     "conventional formulaic predictable generic"),
+    ("character",
+     "in-character roleplay role-play persona",
+     "out-of-character"),
+)
+
+SCALES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    name: (frozenset(pos.split()), frozenset(neg.split())) for name, pos, neg in _SCALE_TABLE
+}
+"""scale name → (positive pole lemmas, negative pole lemmas)."""
+
+POLE: dict[str, list[tuple[str, int]]] = {}
+"""lemma → [(scale, +1 or -1)], the inverse of :data:`SCALES`."""
+for _name, (_pos, _neg) in SCALES.items():
+    for _w in _pos:
+        POLE.setdefault(_w, []).append((_name, 1))
+    for _w in _neg:
+        POLE.setdefault(_w, []).append((_name, -1))
+
+HEAD: dict[str, str] = {name: sorted(pos)[0] for name, (pos, _neg) in SCALES.items()}
+"""A representative positive-pole word per scale, used to write canonical text."""
+HEAD.update({"length": "detailed", "certainty": "confident", "agreement": "agree",
+             "disclosure": "reveal", "obedience": "follow", "continuation": "continue",
+             "compliance": "comply", "amount": "many", "inclusion": "include",
+             "safety": "protect", "honesty": "honest", "audience": "expert",
+             "complexity": "technical", "speculation": "speculate", "neutrality":
+             "opinionated", "humour": "humorous", "formality": "formal", "warmth": "warm",
+             "politeness": "polite", "praise": "praise", "directness": "direct",
+             "speed": "quick", "emotion": "emotional", "caution": "cautious",
+             "optimism": "optimistic", "encouragement": "encourage", "autonomy": "autonomy"})
+
+# Direction words: -1 flips what follows, +1 keeps it. "likely" and friends are
+# transparent fillers between an operator and its attribute.
+OPERATORS: dict[str, int] = {
+    "not": -1, "never": -1, "no": -1, "without": -1, "nor": -1, "none": -1, "nothing": -1,
+    "neither": -1, "n't": -1, "cannot": -1,
+    "less": -1, "least": -1, "fewer": -1, "fewest": -1, "lower": -1, "lowest": -1,
+    "avoid": -1, "refrain": -1, "minimise": -1, "minimize": -1, "reduce": -1, "limit": -1,
+    "prevent": -1, "resist": -1, "steer": -1, "free": -1, "lack": -1, "instead": -1,
+    "rather": -1, "unlikely": -1, "decrease": -1, "eschew": -1, "shun": -1,
+    "more": 1, "most": 1, "greater": 1, "greatest": 1, "higher": 1, "highest": 1,
+    "better": 1, "best": 1, "maximise": 1, "maximize": 1, "increase": 1, "enhance": 1,
+}
+
+FILLER = frozenset(
+    "the a an that which who whose is are be being been does do did its it their them they "
+    "likely to of as possible can could would will should may might any some one response "
+    "responses answer answers reply replies option completion assistant so also only "
+    "clearly really truly genuinely much far even still well".split())
+"""Words skipped while looking for the head of an attribute (they carry no direction)."""
+
+LIGHT_VERBS = frozenset(
+    "give provide offer state say tell make use write produce show contain have take get "
+    "put let help assist sound express present deliver keep treat handle bring supply "
+    "seem appear come go engage do".split())
+"""Verbs too general to carry an opposition on their own (``does not write malware``
+against ``writes clean code`` is not a contradiction about writing)."""
+
+CLAUSE_MARKERS = frozenset(
+    "that which who whom whose when where whenever wherever if unless because although "
+    "though while what how why until".split())
+"""Words that open a subordinate clause: scale words after them describe an object,
+not what the principle asks for."""
+
+PHRASES: tuple[tuple[str, str], ...] = (
+    (r"\bleav(?:e|es|ing) out\b", "omit"),
+    (r"\bleft out\b", "omit"),
+    (r"\bwrap(?:s|ping|ped)? (?:things |it |the conversation |conversations )?up\b",
+     "conclude"),
+    (r"\bturn(?:s|ing|ed)? down\b", "decline"),
+    (r"\bgo(?:es|ing)? along with\b", "agree with"),
+    (r"\bsid(?:e|es|ing) with\b", "agree with"),
+    (r"\bpush(?:es|ing)? back\b", "disagree"),
+    (r"\bpoint(?:s|ing)? out (?=(?:\w+ ){0,3}(?:errors?|mistakes?|inaccurac\w+|flaws?)\b)",
+     "correct "),
+    (r"\bstick(?:s|ing)? to\b", "adhere to"),
+    (r"\bkeep(?:s|ing)? (?:\w+ ){0,3}(?:secret|confidential|private)\b", "conceal"),
+    (r"\bkeep(?:s|ing)? going\b", "continue"),
+    (r"\bkeep(?:s|ing)? (?=\w+ing\b)", "continue "),
+    (r"\bmov(?:e|es|ing) (?:quickly |swiftly )?(?:past|on from)\b", "skip"),
+    (r"\bbreak(?:s|ing)? character\b", "out-of-character"),
+    (r"\bstay(?:s|ing)? in character\b", "in-character"),
+    (r"\bin character\b", "in-character"),
+    (r"\bto the point\b", "direct"),
+    (r"\bstraight to the point\b", "direct"),
+    (r"\bat length\b", "lengthy"),
+    (r"\bin depth\b", "in-depth"),
+    (r"\bin detail\b", "detailed"),
+    (r"\bat all costs\b", "always"),
+    (r"\babove all(?: else)?\b", "always"),
+    (r"\bno matter what\b", "always"),
+    (r"\bdo(?:es)?n't\b", "does not"),
+    (r"\bwon't\b", "will not"),
+    (r"\bcan't\b", "cannot"),
+    (r"\bisn't\b", "is not"),
+    (r"\baren't\b", "are not"),
+    (r"\blight[- ]hearted\b", "lighthearted"),
+    (r"\beven[- ]handed(?:ly)?\b", "even-handed"),
+    (r"\bone[- ]sided\b", "one-sided"),
+    (r"\bless likely\b", "less"),
+    (r"\bmore likely\b", "more"),
+)
+_PHRASES = tuple((re.compile(p), r) for p, r in PHRASES)
+
+_IRREGULAR = {
+    "better": "better", "best": "best", "worse": "bad", "worst": "bad", "less": "less",
+    "least": "least", "more": "more", "most": "most", "fewer": "fewer", "written": "write",
+    "wrote": "write", "gave": "give", "given": "give", "kept": "keep", "told": "tell",
+    "said": "say", "made": "make", "broke": "break", "broken": "break", "hid": "hide",
+    "hidden": "hide", "chose": "choose", "chosen": "choose", "stuck": "stick", "left": "leave",
+    "data": "data", "news": "news", "always": "always", "lots": "lots", "uses": "use",
+    "others": "other", "is": "is", "was": "is", "has": "have", "does": "does", "its": "its",
+    "this": "this", "thus": "thus", "less-detailed": "less", "corrects": "correct",
+    "correcting": "correct", "corrected": "correct", "quickly": "quickly",
+    "immediately": "immediately", "promptly": "promptly", "slowly": "slowly",
+    "openly": "openly", "sparingly": "sparingly", "clearly": "clearly", "mostly": "mostly",
+    "humor": "humor", "humour": "humour", "analyses": "analysis", "lies": "lie",
+    "lying": "lying", "dying": "die", "proven": "proven", "shortest": "short",
+    "longest": "long", "simplest": "simple", "plainest": "plain", "briefest": "brief",
+    "politest": "polite",
+}
+
+_KNOWN = frozenset(POLE) | frozenset(OPERATORS) | frozenset(LIGHT_VERBS)
+_ADVERB_KEEP = frozenset({"only", "early", "family", "daily", "likely", "reply", "apply",
+                          "supply", "ally", "rely", "fully"})
+
+
+@functools.lru_cache(maxsize=65536)
+def lemma(word: str) -> str:
+    """The lexicon form of ``word``: known lemmas first, then a light suffix stem."""
+    w = word.lower().strip("'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
+    if w in _KNOWN:
+        return w
+    w = w.replace("izing", "ising").replace("ize", "ise").replace("ization", "isation") \
+        if w not in _KNOWN and w.replace("ize", "ise") in _KNOWN else w
+    for cand in _candidates(w):
+        if cand in _KNOWN:
+            return cand
+    return _stem(w)
+
+
+def _candidates(w: str) -> list[str]:
+    out: list[str] = []
+    rules = (("iest", "y"), ("ier", "y"), ("ies", "y"), ("ied", "y"), ("ily", "y"),
+             ("est", ""), ("est", "e"), ("er", ""), ("er", "e"), ("ing", ""), ("ing", "e"),
+             ("ed", ""), ("ed", "e"), ("es", ""), ("s", ""), ("ly", ""), ("ly", "le"),
+             ("ness", ""), ("ment", ""), ("ation", "e"), ("ion", "e"), ("ion", ""))
+    for suf, rep in rules:
+        if w.endswith(suf) and len(w) - len(suf) >= 2:
+            base = w[: -len(suf)] + rep
+            out.append(base)
+            if len(base) >= 3 and base[-1] == base[-2] and not rep:
+                out.append(base[:-1])  # bigger -> big, stopped -> stop
+    return out
+
+
+def _stem(w: str) -> str:
+    """Fold plurals and common verb endings so ``opinions`` meets ``opinion``."""
+    if w in _ADVERB_KEEP or len(w) <= 3:
+        return w
+    for suf, rep in (("ies", "y"), ("sses", "ss"), ("ches", "ch"), ("shes", "sh"),
+                     ("xes", "x"), ("s", "")):
+        if w.endswith(suf) and not w.endswith("ss") and not w.endswith("us") \
+                and not w.endswith("is"):
+            return w[: -len(suf)] + rep
+    return w
+
+
+def rewrite_phrases(text: str) -> str:
+    """Rewrite the phrasal verbs and fixed expressions of :data:`PHRASES`."""
+    for pat, rep in _PHRASES:
+        text = pat.sub(rep, text)
+    return text
