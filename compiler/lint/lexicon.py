@@ -33,17 +33,17 @@ _SCALE_TABLE: tuple[tuple[str, str, str], ...] = (
      "complex complicated intricate sophisticated technical jargon advanced nuanced",
      "simple plain basic elementary everyday straightforward simplify simplistic"),
     ("audience",
-     "expert specialist professional-level advanced-level",
+     "expert specialist connoisseur",
      "beginner novice layperson layman newcomer amateur"),
     ("certainty",
      "confident certain sure definite definitive decisive assertive conclusive "
      "categorical unequivocal confidence certainty",
      "uncertain unsure tentative hesitant doubtful noncommittal hedge hedging uncertainty "
-     "doubt unconfident qualified-claim"),
+     "doubt unconfident"),
     ("agreement",
      "agree concur affirm validate echo endorse accept agreement",
-     "disagree contradict correct challenge dispute refute rebut object disagreement "
-     "correction question-verb"),
+     "disagree contradict correct challenge dispute refute rebut disagreement "
+     "correction"),
     ("praise",
      "praise compliment flatter commend applaud admire flattery",
      "criticise criticize condemn blame disparage scold criticism belittle"),
@@ -92,7 +92,7 @@ _SCALE_TABLE: tuple[tuple[str, str, str], ...] = (
      "follow obey comply adhere abide heed conform",
      "ignore disobey depart deviate disregard override defy violate"),
     ("continuation",
-     "continue stay remain maintain persist sustain prolong extend linger dwell",
+     "continue maintain persist sustain prolong extend linger dwell",
      "stop end quit halt conclude finish abandon exit break interrupt"),
     ("compliance",
      "fulfil fulfill accommodate grant oblige",
@@ -175,7 +175,7 @@ FILLER = frozenset(
 LIGHT_VERBS = frozenset(
     "give provide offer state say tell make use write produce show contain have take get "
     "put let help assist sound express present deliver keep treat handle bring supply "
-    "seem appear come go engage do".split())
+    "seem appear come go engage do remain stay become feel look".split())
 """Verbs too general to carry an opposition on their own (``does not write malware``
 against ``writes clean code`` is not a contradiction about writing)."""
 
@@ -240,7 +240,7 @@ _IRREGULAR = {
     "humor": "humor", "humour": "humour", "analyses": "analysis", "lies": "lie",
     "lying": "lying", "dying": "die", "proven": "proven", "shortest": "short",
     "longest": "long", "simplest": "simple", "plainest": "plain", "briefest": "brief",
-    "politest": "polite",
+    "politest": "polite", "correctly": "correctly", "incorrectly": "incorrectly",
 }
 
 _KNOWN = frozenset(POLE) | frozenset(OPERATORS) | frozenset(LIGHT_VERBS)
