@@ -166,8 +166,8 @@ class _Builder(Transformer[Token, Any]):
     # -- helpers ---------------------------------------------------------
     def _span(self, meta: Any) -> Span:
         if getattr(meta, "empty", True):
-            return Span.model_construct(path=self.path)
-        return Span.model_construct(
+            return Span(path=self.path)
+        return Span(
             path=self.path,
             line=meta.line,
             column=meta.column,
@@ -176,7 +176,7 @@ class _Builder(Transformer[Token, Any]):
         )
 
     def _tok_span(self, tok: Token) -> Span:
-        return Span.model_construct(
+        return Span(
             path=self.path,
             line=tok.line or 1,
             column=tok.column or 1,

@@ -141,9 +141,9 @@ def test_merged_tokens_score_from_the_shared_prefix(backend: TransformersBackend
 def test_multi_token_options_of_different_lengths(backend: TransformersBackend) -> None:
     import torch
 
-    options = ["Yes", "No, it is not at all"]
-    [scores] = backend.score_options(JUDGE[2:], options, "Answer: ")
-    text = backend.render(JUDGE[2], "Answer: ")
+    options = [" Yes", " No, it is not at all"]
+    [scores] = backend.score_options(JUDGE[2:], options, "Answer:")
+    text = backend.render(JUDGE[2], "Answer:")
     for opt, got in zip(options, scores, strict=True):
         prompt = backend.tokenizer(text, add_special_tokens=False)["input_ids"]
         joint = backend.tokenizer(text + opt, add_special_tokens=False)["input_ids"]

