@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import hashlib
+import os
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from caic.constitution_lang.model import (
@@ -63,18 +66,40 @@ def _on_comment(tok: Token) -> Token:
     return tok
 
 
+GRAMMAR_OPTIONS: dict[str, Any] = {
+    "parser": "lalr",
+    "lexer": "basic",
+    "propagate_positions": True,
+    "maybe_placeholders": False,
+    "lexer_callbacks": {"COMMENT": _on_comment},
+}
+
+
+def grammar_text() -> str:
+    return resources.files("caic.constitution_lang").joinpath("cai.lark").read_text("utf-8")
+
+
 @functools.cache
 def _parser() -> Lark:
-    grammar = resources.files("caic.constitution_lang").joinpath("cai.lark").read_text("utf-8")
-    return Lark(
-        grammar,
-        parser="lalr",
-        lexer="basic",
-        propagate_positions=True,
-        strict=True,
-        maybe_placeholders=False,
-        lexer_callbacks={"COMMENT": _on_comment},
-    )
+    """The LALR parser, built once per process and cached on disk across processes.
+
+    Building it takes about a second; Lark's cache makes later starts ~20 ms. The
+    grammar is checked for terminal collisions with ``strict=True`` by the test
+    suite (tests/test_lang_parse.py), which is too slow to repeat on every start.
+    """
+    grammar = grammar_text()
+    cache: str | bool = False
+    try:
+        root = Path(os.environ.get("CAIC_CACHE") or Path.home() / ".cache" / "caic")
+        root.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
+        cache = str(root / f"lark-cai-{digest}.cache")
+    except OSError:
+        cache = False
+    try:
+        return Lark(grammar, cache=cache, **GRAMMAR_OPTIONS)
+    except OSError:  # an unwritable or corrupt cache file must not stop parsing
+        return Lark(grammar, **GRAMMAR_OPTIONS)
 
 
 _TOKEN_NAMES = {

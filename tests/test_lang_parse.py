@@ -148,3 +148,12 @@ def test_syntax_error_is_a_caic_error() -> None:
     d = e.value.diagnostics[0]
     assert (d.code, d.line, d.column) == ("E010", 1, 47)
     assert "`judge`" in d.message
+
+
+def test_grammar_has_no_terminal_collisions() -> None:
+    """Lark's strict mode fails on colliding terminals; runtime skips it for start-up speed."""
+    from lark import Lark
+
+    from caic.constitution_lang.parser import GRAMMAR_OPTIONS, grammar_text
+
+    Lark(grammar_text(), strict=True, **GRAMMAR_OPTIONS)
