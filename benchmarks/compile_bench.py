@@ -19,6 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 
 from _gen import generated_constitution  # noqa: E402
+
 from caic.compiler import bind  # noqa: E402
 from caic.compiler.promptset import compile_constitution, write_promptset  # noqa: E402
 from caic.constitution_lang import parse, resolve  # noqa: E402

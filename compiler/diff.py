@@ -36,13 +36,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+import caic
 from caic.compiler import prompts
 from caic.compiler.promptset import critique_records, judge_records, revision_records
 from caic.compiler.sampling import priority_ranks, probabilities
 from caic.constitution_lang import sha256
 from caic.constitution_lang.model import Constitution, Principle, semantic_dump
-
-import caic
 
 SCHEMA_VERSION = 1
 RENAME_THRESHOLD = 0.6
@@ -221,9 +220,7 @@ def _reduction(c: Constitution) -> set[tuple[str, str]]:
         return seen
 
     return {
-        (h, lo)
-        for h, lo in edges
-        if not any(lo in reach(m) for m in succ.get(h, ()) if m != lo)
+        (h, lo) for h, lo in edges if not any(lo in reach(m) for m in succ.get(h, ()) if m != lo)
     }
 
 
@@ -311,8 +308,15 @@ class _Differ:
             a, b = getattr(self.old, f), getattr(self.new, f)
             if _norm(str(a)) != _norm(str(b)):
                 words = words_diff(a or "", b or "") if f == "description" else ()
-                self.add("metadata", f, f"{f}: {_short(a)} → {_short(b)}", field=f, old=a, new=b,
-                         words=words)
+                self.add(
+                    "metadata",
+                    f,
+                    f"{f}: {_short(a)} → {_short(b)}",
+                    field=f,
+                    old=a,
+                    new=b,
+                    words=words,
+                )
         ot = {t.name: t.text for t in self.old.templates}
         nt = {t.name: t.text for t in self.new.templates}
         for name in sorted(ot.keys() | nt.keys()):
@@ -320,44 +324,85 @@ class _Differ:
             if a == b:
                 continue
             what = "added" if a is None else "removed" if b is None else "changed"
-            self.add("template", name, f"template override `{name}` {what}", field=what, old=a,
-                     new=b, words=words_diff(a or "", b or ""))
+            self.add(
+                "template",
+                name,
+                f"template override `{name}` {what}",
+                field=what,
+                old=a,
+                new=b,
+                words=words_diff(a or "", b or ""),
+            )
 
     def categories(self) -> None:
         oc = {c.name: c for c in self.old.categories}
         nc = {c.name: c for c in self.new.categories}
         for name in oc.keys() - nc.keys():
             c = oc[name]
-            self.add("category-removed", name, f"category `{name}` removed ({len(c.principles)} "
-                     "principles)", old={"kind": c.kind, "weight": c.weight})
+            self.add(
+                "category-removed",
+                name,
+                f"category `{name}` removed ({len(c.principles)} principles)",
+                old={"kind": c.kind, "weight": c.weight},
+            )
         for c in self.new.categories:
             if c.name not in oc:
-                self.add("category-added", c.name, f"category `{c.name}` added (kind {c.kind}, "
-                         f"weight {c.weight:g})", new={"kind": c.kind, "weight": c.weight})
+                self.add(
+                    "category-added",
+                    c.name,
+                    f"category `{c.name}` added (kind {c.kind}, weight {c.weight:g})",
+                    new={"kind": c.kind, "weight": c.weight},
+                )
         for c in self.new.categories:
             if c.name not in oc:
                 continue
             o = oc[c.name]
             for f in ("kind", "weight", "description"):
                 a, b = getattr(o, f), getattr(c, f)
-                if (_norm(a) if isinstance(a, str) else a) != (_norm(b) if isinstance(b, str) else b):
-                    self.add("category-changed", c.name, f"category `{c.name}` {f}: {_short(a)} → "
-                             f"{_short(b)}", field=f, old=a, new=b)
-        self.changes.sort(key=lambda ch: 0)  # stable; keeps insertion order
+                if (_norm(a) if isinstance(a, str) else a) != (
+                    _norm(b) if isinstance(b, str) else b
+                ):
+                    self.add(
+                        "category-changed",
+                        c.name,
+                        f"category `{c.name}` {f}: {_short(a)} → {_short(b)}",
+                        field=f,
+                        old=a,
+                        new=b,
+                    )
 
     def principles(self) -> None:
         pc = probabilities(self.new, "critique")
         pj = probabilities(self.new, "judge")
         for p in self.removed:
-            self.add("principle-removed", p.name, f"removed `{p.category}/{p.name}`",
-                     old={"category": p.category, "judge": p.judge, "critique": p.critique,
-                          "revision": p.revision})
+            self.add(
+                "principle-removed",
+                p.name,
+                f"removed `{p.category}/{p.name}`",
+                old={
+                    "category": p.category,
+                    "judge": p.judge,
+                    "critique": p.critique,
+                    "revision": p.revision,
+                },
+            )
         for p in self.added:
-            probs = ", ".join(f"{s} P={_fmt_p(d[p.name])}" for s, d in
-                              (("critique", pc), ("judge", pj)) if p.name in d)
-            self.add("principle-added", p.name, f"added `{p.category}/{p.name}` ({probs})",
-                     new={"category": p.category, "judge": p.judge, "critique": p.critique,
-                          "revision": p.revision})
+            probs = ", ".join(
+                f"{s} P={_fmt_p(d[p.name])}"
+                for s, d in (("critique", pc), ("judge", pj))
+                if p.name in d
+            )
+            self.add(
+                "principle-added",
+                p.name,
+                f"added `{p.category}/{p.name}` ({probs})",
+                new={
+                    "category": p.category,
+                    "judge": p.judge,
+                    "critique": p.critique,
+                    "revision": p.revision,
+                },
+            )
         for o, n, sim in self.pairs:
             self._pair(o, n, sim)
         old_order = [self.rename.get(o.name, o.name) for o in self.old.principles]
@@ -365,23 +410,48 @@ class _Differ:
         a = [x for x in old_order if x in shared]
         b = [p.name for p in self.new.principles if p.name in shared]
         if a != b:
-            self.add("order", "principles", "declaration order of shared principles changed "
-                     "(seeded draws and the system prompt follow it)", old=a, new=b)
+            self.add(
+                "order",
+                "principles",
+                "declaration order of shared principles changed "
+                "(seeded draws and the system prompt follow it)",
+                old=a,
+                new=b,
+            )
 
     def _pair(self, o: Principle, n: Principle, sim: float | None) -> None:
         if sim is not None:
-            self.add("principle-renamed", n.name, f"renamed `{o.name}` → `{n.name}` "
-                     f"(similarity {sim:.2f})", old=o.name, new=n.name, similarity=sim)
+            self.add(
+                "principle-renamed",
+                n.name,
+                f"renamed `{o.name}` → `{n.name}` (similarity {sim:.2f})",
+                old=o.name,
+                new=n.name,
+                similarity=sim,
+            )
         if o.category != n.category:
-            self.add("principle-moved", n.name, f"moved `{n.name}`: category `{o.category}` → "
-                     f"`{n.category}`", field="category", old=o.category, new=n.category)
+            self.add(
+                "principle-moved",
+                n.name,
+                f"moved `{n.name}`: category `{o.category}` → `{n.category}`",
+                field="category",
+                old=o.category,
+                new=n.category,
+            )
         for f in ("judge", "critique", "revision"):
             a, b = getattr(o, f), getattr(n, f)
             if _norm(a) == _norm(b):
                 continue
             what = "added" if a is None else "removed" if b is None else "reworded"
-            self.add("principle-reworded", n.name, f"`{n.name}` {f} text {what}", field=f, old=a,
-                     new=b, words=words_diff(a or "", b or ""))
+            self.add(
+                "principle-reworded",
+                n.name,
+                f"`{n.name}` {f} text {what}",
+                field=f,
+                old=a,
+                new=b,
+                words=words_diff(a or "", b or ""),
+            )
         checks: list[tuple[str, Any, Any]] = [
             ("weight", o.weight, n.weight),
             ("tags", sorted(o.tags), sorted(n.tags)),
@@ -391,8 +461,9 @@ class _Differ:
         for f, a, b in checks:
             if a != b:
                 shown = f"{len(a)} → {len(b)}" if f == "examples" else f"{_short(a)} → {_short(b)}"
-                self.add("principle-changed", n.name, f"`{n.name}` {f}: {shown}", field=f, old=a,
-                         new=b)
+                self.add(
+                    "principle-changed", n.name, f"`{n.name}` {f}: {shown}", field=f, old=a, new=b
+                )
 
     def probabilities(self) -> None:
         for stage in ("critique", "judge"):
@@ -401,23 +472,43 @@ class _Differ:
             for o, n, _ in self.pairs:
                 a, b = po.get(o.name, 0.0), pn.get(n.name, 0.0)
                 if abs(a - b) > _EPS:
-                    self.add("probability", n.name, f"`{n.name}` {stage} draw probability "
-                             f"{_fmt_p(a)} → {_fmt_p(b)}", field=stage, old=a, new=b)
+                    self.add(
+                        "probability",
+                        n.name,
+                        f"`{n.name}` {stage} draw probability {_fmt_p(a)} → {_fmt_p(b)}",
+                        field=stage,
+                        old=a,
+                        new=b,
+                    )
 
     def priority(self) -> None:
         ro, rn = _reduction(self.old), _reduction(self.new)
         for hi, lo in sorted(rn - ro):
-            self.add("priority", f"{hi} > {lo}", f"priority added: {hi} > {lo}", field="added",
-                     new=[hi, lo])
+            self.add(
+                "priority",
+                f"{hi} > {lo}",
+                f"priority added: {hi} > {lo}",
+                field="added",
+                new=[hi, lo],
+            )
         for hi, lo in sorted(ro - rn):
-            self.add("priority", f"{hi} > {lo}", f"priority removed: {hi} > {lo}",
-                     field="removed", old=[hi, lo])
+            self.add(
+                "priority",
+                f"{hi} > {lo}",
+                f"priority removed: {hi} > {lo}",
+                field="removed",
+                old=[hi, lo],
+            )
         ko, kn = priority_ranks(self.old), priority_ranks(self.new)
         for c in self.new.categories:
             if c.name in ko and ko[c.name] != kn.get(c.name):
-                self.add("priority-rank", c.name, f"category `{c.name}` priority tier "
-                         f"{ko[c.name]} → {kn[c.name]} (0 = highest)", old=ko[c.name],
-                         new=kn[c.name])
+                self.add(
+                    "priority-rank",
+                    c.name,
+                    f"category `{c.name}` priority tier {ko[c.name]} → {kn[c.name]} (0 = highest)",
+                    old=ko[c.name],
+                    new=kn[c.name],
+                )
 
     def tensions(self) -> None:
         m = self.rename
@@ -428,30 +519,55 @@ class _Differ:
         old = {key(m.get(t.a, t.a), m.get(t.b, t.b)): t for t in self.old.tensions}
         new = {key(t.a, t.b): t for t in self.new.tensions}
         for k in sorted(old.keys() - new.keys()):
-            self.add("tension-removed", " ↔ ".join(k), f"tension removed: {k[0]} ↔ {k[1]}",
-                     old={"prefer": old[k].prefer, "note": old[k].note})
+            self.add(
+                "tension-removed",
+                " ↔ ".join(k),
+                f"tension removed: {k[0]} ↔ {k[1]}",
+                old={"prefer": old[k].prefer, "note": old[k].note},
+            )
         for k in sorted(new.keys() - old.keys()):
             t = new[k]
-            self.add("tension-added", " ↔ ".join(k), f"tension added: {k[0]} ↔ {k[1]}"
-                     + (f" (prefer {t.prefer})" if t.prefer else ""),
-                     new={"prefer": t.prefer, "note": t.note})
+            self.add(
+                "tension-added",
+                " ↔ ".join(k),
+                f"tension added: {k[0]} ↔ {k[1]}" + (f" (prefer {t.prefer})" if t.prefer else ""),
+                new={"prefer": t.prefer, "note": t.note},
+            )
         for k in sorted(old.keys() & new.keys()):
             o, n = old[k], new[k]
             po = m.get(o.prefer, o.prefer) if o.prefer else None
             if po != n.prefer:
-                self.add("tension-changed", " ↔ ".join(k), f"tension {k[0]} ↔ {k[1]}: prefer "
-                         f"{po} → {n.prefer}", field="prefer", old=po, new=n.prefer)
+                self.add(
+                    "tension-changed",
+                    " ↔ ".join(k),
+                    f"tension {k[0]} ↔ {k[1]}: prefer {po} → {n.prefer}",
+                    field="prefer",
+                    old=po,
+                    new=n.prefer,
+                )
             if _norm(o.note) != _norm(n.note):
-                self.add("tension-changed", " ↔ ".join(k), f"tension {k[0]} ↔ {k[1]}: note "
-                         "reworded", field="note", old=o.note, new=n.note,
-                         words=words_diff(o.note or "", n.note or ""))
+                self.add(
+                    "tension-changed",
+                    " ↔ ".join(k),
+                    f"tension {k[0]} ↔ {k[1]}: note reworded",
+                    field="note",
+                    old=o.note,
+                    new=n.note,
+                    words=words_diff(o.note or "", n.note or ""),
+                )
 
     def settings(self) -> None:
         so, sn = _settings(self.old), _settings(self.new)
         for k in sorted(so.keys() | sn.keys()):
             if so.get(k) != sn.get(k):
-                self.add("setting", k, f"setting {k}: {_short(so.get(k))} → {_short(sn.get(k))}",
-                         field=k, old=so.get(k), new=sn.get(k))
+                self.add(
+                    "setting",
+                    k,
+                    f"setting {k}: {_short(so.get(k))} → {_short(sn.get(k))}",
+                    field=k,
+                    old=so.get(k),
+                    new=sn.get(k),
+                )
 
     def prompts(self) -> list[str]:
         ho, hn = prompt_hashes(self.old), prompt_hashes(self.new)
@@ -461,12 +577,21 @@ class _Differ:
             fams = [f for f in sorted(a.keys() | b.keys()) if a.get(f) != b.get(f)]
             if fams:
                 changed += [f"{n.name}/{f}" for f in fams]
-                self.add("prompts", n.name, f"`{n.name}` compiled prompts change: "
-                         + ", ".join(fams), field="records", new=fams)
+                self.add(
+                    "prompts",
+                    n.name,
+                    f"`{n.name}` compiled prompts change: " + ", ".join(fams),
+                    field="records",
+                    new=fams,
+                )
         if prompts.system_prompt(self.old) != prompts.system_prompt(self.new):
             changed.append("system")
-            self.add("prompts", "system", "system prompt (`--system-prompt` evals) changes",
-                     field="system")
+            self.add(
+                "prompts",
+                "system",
+                "system prompt (`--system-prompt` evals) changes",
+                field="system",
+            )
         return changed
 
 
@@ -494,3 +619,117 @@ def diff(
         changes=tuple(d.changes),
         prompts_changed=tuple(changed),
     )
+
+
+SECTIONS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("Constitution", frozenset({"metadata", "template"})),
+    ("Categories", frozenset({"category-added", "category-removed", "category-changed"})),
+    (
+        "Principles",
+        frozenset(
+            {
+                "principle-added",
+                "principle-removed",
+                "principle-renamed",
+                "principle-reworded",
+                "principle-moved",
+                "principle-changed",
+                "order",
+            }
+        ),
+    ),
+    ("Sampling probabilities", frozenset({"probability"})),
+    (
+        "Priority and tensions",
+        frozenset(
+            {"priority", "priority-rank", "tension-added", "tension-removed", "tension-changed"}
+        ),
+    ),
+    ("Settings", frozenset({"setting"})),
+    ("Compiled prompts", frozenset({"prompts"})),
+)
+
+
+def sections(d: ConstitutionDiff) -> list[tuple[str, list[Change]]]:
+    """The changes grouped for display, empty sections left out."""
+    out = []
+    for title, kinds in SECTIONS:
+        items = [c for c in d.changes if c.kind in kinds]
+        if items:
+            out.append((title, items))
+    return out
+
+
+def _mark(c: Change) -> str:
+    if c.kind.endswith("-added") or c.field == "added":
+        return "+"
+    if c.kind.endswith("-removed") or c.field == "removed":
+        return "-"
+    return "~"
+
+
+def _label(s: Side) -> str:
+    return f"{s.name} {s.version or ''}".strip() + f" ({s.sha256[:8]})"
+
+
+def render_human(d: ConstitutionDiff) -> str:
+    """Plain text for a terminal; word diffs in git's ``[-old-]{+new+}`` style."""
+    head = f"{_label(d.old)} → {_label(d.new)}: "
+    if not d.changes:
+        return head + "no changes of meaning\n"
+    lines = [head + f"{len(d.changes)} change(s)"]
+    for title, items in sections(d):
+        lines.append(f"{title}:")
+        for c in items:
+            lines.append(f"  {_mark(c)} {c.summary.replace('`', '')}")
+            if c.words and c.kind != "template":
+                lines.append(f"      {render_words(c.words)}")
+    return "\n".join(lines) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "\\`*_~[]<>|" else ch for ch in text)
+
+
+def render_words_md(ops: Iterable[WordOp]) -> str:
+    """Word diff for Markdown: ``~~old~~`` then ``**new**``."""
+    out = []
+    for w in ops:
+        if w.op == "equal":
+            out.append(_md_escape(w.old))
+            continue
+        if w.old:
+            out.append(f"~~{_md_escape(w.old)}~~")
+        if w.new:
+            out.append(f"**{_md_escape(w.new)}**")
+    return " ".join(out)
+
+
+def render_markdown(d: ConstitutionDiff, level: int = 3) -> str:
+    """Markdown for a pull-request comment; long sections fold into ``<details>``."""
+    h = "#" * level
+    lines = [
+        f"{h} Constitution diff: `{d.old.name}` {d.old.version or ''} → "
+        f"`{d.new.name}` {d.new.version or ''}",
+        "",
+    ]
+    if not d.changes:
+        return "\n".join([*lines, "No changes of meaning.", ""])
+    lines += [
+        f"{len(d.changes)} change(s); renames matched at text similarity ≥ {d.rename_threshold:g}.",
+        "",
+    ]
+    for title, items in sections(d):
+        fold = len(items) > 12
+        if fold:
+            lines += [f"<details><summary><b>{title}</b> ({len(items)})</summary>", ""]
+        else:
+            lines += [f"**{title}** ({len(items)})", ""]
+        for c in items:
+            lines.append(f"- {_mark(c)} {c.summary}")
+            if c.words and c.kind != "template":
+                lines.append(f"  <br>{render_words_md(c.words)}")
+        lines.append("")
+        if fold:
+            lines += ["</details>", ""]
+    return "\n".join(lines)

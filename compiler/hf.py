@@ -13,7 +13,6 @@ from typing import Any
 
 from caic.compiler.promptset import compile_constitution, jsonl_bytes, manifest
 from caic.constitution_lang.model import Constitution
-
 from caic.errors import usage_error
 from caic.io import atomic_dir
 

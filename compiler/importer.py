@@ -14,7 +14,6 @@ from typing import Any
 
 from caic.constitution_lang.fmt import format_document
 from caic.constitution_lang.model import DocCategory, Document, Principle
-
 from caic.errors import usage_error
 
 

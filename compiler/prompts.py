@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+
 from caic.constitution_lang.model import Constitution, Principle
 
 SLOT_NAMES = ("conversation", "option_a", "option_b", "response")

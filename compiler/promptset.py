@@ -11,12 +11,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import caic
 from caic.compiler import prompts
 from caic.compiler.sampling import priority_ranks, probabilities
 from caic.constitution_lang import sha256
 from caic.constitution_lang.model import Constitution
-
-import caic
 from caic.io import atomic_dir, dumps_json, sha256_bytes
 
 SCHEMA_VERSION = 1

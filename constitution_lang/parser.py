@@ -19,6 +19,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
 from caic.constitution_lang.model import (
     DocCategory,
     Document,
@@ -32,9 +35,6 @@ from caic.constitution_lang.model import (
     Template,
     Tension,
 )
-from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-
 from caic.errors import CaicError, Diagnostic
 
 MAX_BYTES = 8 * 1024 * 1024

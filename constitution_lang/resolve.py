@@ -26,7 +26,6 @@ from caic.constitution_lang.model import (
     Template,
     Tension,
 )
-
 from caic.errors import CaicError, Diagnostic
 
 TEMPLATE_PLACEHOLDERS: dict[str, frozenset[str]] = {

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from caic.compiler import bind, data, prompts
 from caic.compiler.promptset import write_promptset
 from caic.compiler.sampling import draw, priority_ranks, probabilities
 from caic.constitution_lang import load, loads, sha256
-
 from caic.io import sha256_file
 
 DATA = Path(__file__).parent / "data"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from caic.constitution_lang import dumps, format_text, load, loads, semantic_dump
 from caic.constitution_lang.model import (
     Category,
@@ -16,8 +19,6 @@ from caic.constitution_lang.model import (
     Settings,
     Tension,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 ROOT = Path(__file__).parent.parent
 SHIPPED = sorted((ROOT / "constitutions").rglob("*.cai"))

@@ -6,10 +6,10 @@ import contextlib
 import random
 from pathlib import Path
 
-from caic.constitution_lang import format_text, loads
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from caic.constitution_lang import format_text, loads
 from caic.errors import CaicError
 
 ROOT = Path(__file__).parent.parent

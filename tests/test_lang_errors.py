@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from caic.constitution_lang import load, loads
 
+from caic.constitution_lang import load, loads
 from caic.errors import CaicError
 
 DATA = Path(__file__).parent / "data"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+
 from caic.constitution_lang import dumps, load, loads, semantic_dump
 from caic.constitution_lang.model import Constitution, Document
 from caic.constitution_lang.parser import parse
-from pydantic import ValidationError
-
 from caic.errors import CaicError
 
 DATA = Path(__file__).parent / "data"
