@@ -166,10 +166,7 @@ def render_words(ops: Iterable[WordOp]) -> str:
         if w.op == "equal":
             out.append(w.old)
             continue
-        if w.old:
-            out.append(f"[-{w.old}-]")
-        if w.new:
-            out.append(f"{{+{w.new}+}}")
+        out.append((f"[-{w.old}-]" if w.old else "") + (f"{{+{w.new}+}}" if w.new else ""))
     return " ".join(out)
 
 
@@ -204,7 +201,11 @@ def match_renames(
 
 def _reduction(c: Constitution) -> set[tuple[str, str]]:
     """Transitive reduction of the priority order: the edges no longer path implies."""
-    edges = {(h, lo) for ch in c.priority for h, lo in zip(ch.categories, ch.categories[1:])}
+    edges = {
+        (h, lo)
+        for ch in c.priority
+        for h, lo in zip(ch.categories, ch.categories[1:], strict=False)
+    }
     succ: dict[str, set[str]] = {}
     for h, lo in edges:
         succ.setdefault(h, set()).add(lo)

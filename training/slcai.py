@@ -133,7 +133,7 @@ class CritiquePlan:
         if not self.critique:
             raise usage_error(
                 f"constitution {c.name!r} has no principle with both critique and revision",
-                path=c.span.path if hasattr(c, "span") else "<args>",
+                path=c.path or "<args>",
                 hint="SL-CAI needs `critique` and `revision` texts on at least one principle",
             )
 
@@ -151,6 +151,17 @@ class CritiquePlan:
             [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
         )
         return _filled(self.revision[principle], conv)
+
+    def conversation_slots(self, principle: str) -> int:
+        """How many times the critique and revision requests show the conversation."""
+        records = (self.critique[principle], self.revision[principle])
+        return sum(
+            1
+            for r in records
+            for m in r["messages"]
+            for part in m["parts"]
+            if isinstance(part, dict) and part.get("slot") == "conversation"
+        )
 
 
 def _filled(record: dict[str, Any], conversation: str) -> list[Message]:
@@ -180,25 +191,40 @@ def context_filter(
     backend: Backend,
     params: SamplingParams,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Split jobs into those whose longest conversation fits the context, and skipped ids."""
+    """Split jobs into those whose longest conversation fits the context, and skipped ids.
+
+    The longest conversation of a trace is a round's revision step: few-shot turns,
+    the critique request (showing prompt and answer), the critique, the revision
+    request, and the revision still to generate. Replies count at their
+    ``max_new_tokens`` bound; each message gets :data:`MARKUP_TOKENS` for the
+    chat template's markers.
+    """
     count = token_counter(backend)
-    overhead: dict[str, int] = {}
+    new = params.max_new_tokens
+    fixed: dict[str, int] = {}
+    shown: dict[str, int] = {}
     for name in plan.critique:
         msgs = [*plan.critique_messages(name, "", ""), *plan.revision_messages(name, "", "")]
-        overhead[name] = sum(count(m["content"]) for m in msgs) + MARKUP_TOKENS * (len(msgs) + 2)
-    room = backend.max_context - 3 * params.max_new_tokens
-    worst = max(overhead.values())
-    if worst >= room:
+        fixed[name] = sum(count(m["content"]) for m in msgs) + MARKUP_TOKENS * (len(msgs) + 2)
+        shown[name] = plan.conversation_slots(name)
+
+    def need(name: str, prompt_tokens: int) -> int:
+        # Prompt and answer appear once per conversation slot; critique and revision once.
+        return fixed[name] + shown[name] * (prompt_tokens + new) + 2 * new
+
+    worst = max(need(name, 0) for name in fixed)
+    if worst > backend.max_context:
         raise usage_error(
-            f"the few-shot turns and requests take {worst} tokens, which with 3 replies of "
-            f"--max-new-tokens {params.max_new_tokens} exceeds the {backend.max_context}-token "
-            f"context of {backend.model_id}",
+            f"the few-shot turns, requests and replies of --max-new-tokens {new} need "
+            f"{worst} tokens, more than the {backend.max_context}-token context of "
+            f"{backend.model_id}",
             hint="lower --max-new-tokens, or set `few_shot false` in the constitution",
         )
     keep, skipped = [], []
     for job in jobs:
-        need = count(job["prompt"]) * (1 + (job["rounds_shown"] > 0))
-        if need + max((overhead[p] for p in job["principles"]), default=0) <= room:
+        n = count(job["prompt"])
+        longest = max((need(p, n) for p in job["principles"]), default=n + new)
+        if longest <= backend.max_context:
             keep.append(job)
         else:
             skipped.append(job["id"])
@@ -314,7 +340,6 @@ def make_jobs(
             "prompt": j["prompt"],
             "category": j["category"],
             "principles": list(j["principles"]),
-            "rounds_shown": len(j["principles"]),
         }
         for j in jobs
     ]

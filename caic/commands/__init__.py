@@ -1,3 +1,6 @@
 """Sub-commands of ``caic``; importing this package registers them on the app."""
 
 from caic.commands import lang  # noqa: F401
+from caic.commands import slcai  # noqa: F401
+from caic.commands import rlaif  # noqa: F401
+from caic.commands import report  # noqa: F401

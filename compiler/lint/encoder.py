@@ -37,7 +37,7 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIM = 384
 MAX_TOKENS = 128
 _BATCH = 64
-_CHUNK = 16
+_CHUNK = 256
 
 
 class EncoderUnavailable(RuntimeError):

@@ -89,13 +89,14 @@ _SCALE_TABLE: tuple[tuple[str, str, str], ...] = (
      "reveal disclose share expose divulge publish leak openly transparent",
      "withhold conceal hide secret confidential redact secretive private privacy"),
     ("obedience",
-     "follow obey comply adhere abide heed conform",
-     "ignore disobey depart deviate disregard override defy violate"),
+     "follow obey comply adhere abide heed conform defer uphold honour honor",
+     "ignore disobey depart deviate disregard override defy violate infringe breach "
+     "flout circumvent"),
     ("continuation",
      "continue maintain persist sustain prolong extend linger dwell",
      "stop end quit halt conclude finish abandon exit break interrupt"),
     ("compliance",
-     "fulfil fulfill accommodate grant oblige",
+     "comply fulfil fulfill accommodate grant oblige",
      "refuse decline reject deny rebuff refusal"),
     ("caution",
      "cautious careful conservative prudent wary restrictive strict protective guarded "
@@ -159,7 +160,7 @@ OPERATORS: dict[str, int] = {
     "neither": -1, "n't": -1, "cannot": -1,
     "less": -1, "least": -1, "fewer": -1, "fewest": -1, "lower": -1, "lowest": -1,
     "avoid": -1, "refrain": -1, "minimise": -1, "minimize": -1, "reduce": -1, "limit": -1,
-    "prevent": -1, "resist": -1, "steer": -1, "free": -1, "lack": -1, "instead": -1,
+    "prevent": -1, "resist": -1, "steer": -1, "lack": -1, "instead": -1,
     "rather": -1, "unlikely": -1, "decrease": -1, "eschew": -1, "shun": -1,
     "more": 1, "most": 1, "greater": 1, "greatest": 1, "higher": 1, "highest": 1,
     "better": 1, "best": 1, "maximise": 1, "maximize": 1, "increase": 1, "enhance": 1,
@@ -167,8 +168,8 @@ OPERATORS: dict[str, int] = {
 
 FILLER = frozenset(
     "the a an that which who whose is are be being been does do did its it their them they "
-    "likely to of as possible can could would will should may might any some one response "
-    "responses answer answers reply replies option completion assistant so also only "
+    "likely to of as possible can could would will should may might must any some one "
+    "response responses reply replies option completion assistant so also only always "
     "clearly really truly genuinely much far even still well".split())
 """Words skipped while looking for the head of an attribute (they carry no direction)."""
 
@@ -197,7 +198,8 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (r"\bpoint(?:s|ing)? out (?=(?:\w+ ){0,3}(?:errors?|mistakes?|inaccurac\w+|flaws?)\b)",
      "correct "),
     (r"\bstick(?:s|ing)? to\b", "adhere to"),
-    (r"\bkeep(?:s|ing)? (?:\w+ ){0,3}(?:secret|confidential|private)\b", "conceal"),
+    (r"\bkeep(?:s|ing)? ((?:[\w']+ ){0,4}?)(?:secret|confidential|private|hidden)\b",
+     r"conceal \1"),
     (r"\bkeep(?:s|ing)? going\b", "continue"),
     (r"\bkeep(?:s|ing)? (?=\w+ing\b)", "continue "),
     (r"\bmov(?:e|es|ing) (?:quickly |swiftly )?(?:past|on from)\b", "skip"),
@@ -221,6 +223,14 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (r"\beven[- ]handed(?:ly)?\b", "even-handed"),
     (r"\bone[- ]sided\b", "one-sided"),
     (r"\bless likely\b", "less"),
+    (r"\bfree (?:of|from)\b", "without"),
+    (r"\bdiscourag(?:e|es|ing) (?:(?:the|a|any) )?(?:user|users|people|person|someone|anyone|"
+     r"them|others|readers?)(?:'s)? from\b", "not"),
+    (r"\b(?:encourag|urg|motivat|invit|push)(?:e|es|ing|ed)? (?:(?:the|a|any) )?"
+     r"(?:user|users|people|person|someone|anyone|them|others|readers?) to\b", ""),
+    (r"\b(?:make|makes|making|made) up\b", "invent"),
+    (r"\bbreak(?:s|ing)? (?:the |any )?(?:law|laws)\b", "act illegally"),
+    (r"\bbreak(?:s|ing)? (?:the |any )?rules?\b", "violate rules"),
     (r"\bmore likely\b", "more"),
 )
 _PHRASES = tuple((re.compile(p), r) for p, r in PHRASES)
@@ -298,3 +308,75 @@ def rewrite_phrases(text: str) -> str:
     for pat, rep in _PHRASES:
         text = pat.sub(rep, text)
     return text
+
+
+_NEGATING_PREFIXES = ("un", "in", "im", "ir", "il", "dis", "non-", "non")
+
+
+@functools.lru_cache(maxsize=65536)
+def polarity(word: str) -> tuple[tuple[str, int], ...]:
+    """(scale, pole) pairs of a word, with morphological antonyms read off its affixes.
+
+    ``harmful`` sits where ``harm`` does, ``harmless`` and ``careless`` at the opposite
+    pole of their base, ``unkind`` and ``dishonest`` likewise (unless listed themselves).
+    """
+    lem = lemma(word)
+    if lem in POLE:
+        return tuple(POLE[lem])
+    w = word.lower()
+    for suf, flip in (("fulness", 1), ("ful", 1), ("fully", 1), ("lessness", -1),
+                      ("lessly", -1), ("less", -1)):
+        if w.endswith(suf) and len(w) - len(suf) >= 3:
+            base = lemma(w[: -len(suf)])
+            if base in POLE:
+                return tuple((s, p * flip) for s, p in POLE[base])
+    for pre in _NEGATING_PREFIXES:
+        if w.startswith(pre) and len(w) - len(pre) >= 4:
+            base = lemma(w[len(pre):])
+            if base in POLE:
+                return tuple((s, -p) for s, p in POLE[base])
+    return ()
+
+
+# Evaluative valence of content words (not of the direction words above): "avoids
+# harmful content" and "is considerate" both ask for something good, so a flipped
+# direction between a bad-valence and a good-valence clause is agreement, not conflict.
+NEGATIVE = frozenset(
+    "harm harmful hurt damage danger dangerous hazard hazardous risk threat violence violent "
+    "crime criminal illegal illegally unlawful illicit fraud scam scammer theft steal weapon "
+    "bomb explosive poison malware virus hack hacking attack abuse abusive toxic toxicity "
+    "hateful hate slur insult offensive harassment harass bully bullying discrimination "
+    "discriminate discriminatory prejudice prejudiced bias biased stereotype racist sexist "
+    "bigot bigotry demean dehumanise hostile hostility cruelty deceptive deception "
+    "deceive misinformation disinformation propaganda conspiracy fabricated fabrication fake "
+    "false wrong error mistake inaccurate inaccuracy unethical immoral evil wrongdoing exploit "
+    "exploitation extremist extremism terrorism terrorist suicide self-harm addiction unsafe "
+    "condescending condescension patronising patronizing preachy moralise moralising "
+    "moralize moralizing lecture lecturing scold scolding sermonise sermonising gore "
+    "gratuitous unnecessary needless irrelevant padding filler sycophantic sycophancy "
+    "misuse unwanted inappropriate objectionable obscene manipulation manipulate defamatory "
+    "defamation libel slander plagiarism cheat cheating stalk stalking infringement "
+    "exaggerate exaggeration overconfident knee-jerk suspicion accusatory".split())
+POSITIVE = frozenset(
+    "helpful useful beneficial good kind kindness considerate consideration caring care "
+    "compassion compassionate empathy respect respectful fair fairly fairness ethical "
+    "ethically moral accurate accuracy accurately correct correctly truthful safe safely "
+    "safety secure security wellbeing well-being support supportive clear clarity reliable "
+    "trustworthy thoughtful wise wisdom sensible reasonable appropriate legitimate lawful "
+    "legal healthy inclusive peace peaceful benign harmless constructive relevant "
+    "informative valuable quality dignity decent decency humane".split())
+
+
+@functools.lru_cache(maxsize=65536)
+def valence(word: str) -> int:
+    """+1 for a good-valence word, -1 for a bad one, 0 otherwise."""
+    w = word.lower()
+    lem = lemma(w)
+    for form in (w, lem):
+        if form in NEGATIVE:
+            return -1
+        if form in POSITIVE:
+            return 1
+    if w.endswith("less") and lemma(w[:-4]) in NEGATIVE:
+        return 1
+    return 0

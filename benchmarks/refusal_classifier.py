@@ -1,0 +1,127 @@
+"""Accuracy of the refusal classifier against human labels.
+
+    python benchmarks/refusal_classifier.py [FILE] [--judge MODEL] [--errors] [--json]
+
+FILE (default ``benchmarks/data/refusal_completions.jsonl``, written for this project)
+holds ``{id, prompt, completion, label}`` rows (CSV works too; XSTest's
+``final_label`` column and ``1_full_compliance``-style values are understood).
+Prints three-way accuracy, per-class precision/recall/F1 and the confusion matrix for
+all rows and, for ids ending in a number, separately for the odd ids (the split the
+patterns were developed on) and the even ids (held out: report this one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "benchmarks" / "data" / "refusal_completions.jsonl"
+
+
+def report(rows: list[dict[str, Any]], preds: list[str]) -> dict[str, Any]:
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    from caic.evals.refusal import LABELS
+
+    gold = [r["label"] for r in rows]
+    p, r, f, s = precision_recall_fscore_support(
+        gold, preds, labels=list(LABELS), zero_division=0
+    )
+    cm = confusion_matrix(gold, preds, labels=list(LABELS))
+    return {
+        "n": len(rows),
+        "accuracy": float(accuracy_score(gold, preds)),
+        "per_class": {
+            lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                  "support": int(s[i])}
+            for i, lab in enumerate(LABELS)
+        },  # fmt: skip
+        "confusion": {"labels": list(LABELS), "rows_gold_cols_pred": cm.tolist()},
+    }
+
+
+def show(name: str, rep: dict[str, Any]) -> None:
+    print(f"\n== {name}: n={rep['n']}  three-way accuracy {rep['accuracy']:.1%}")
+    print(f"  {'class':<16} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>4}")
+    for lab, m in rep["per_class"].items():
+        print(f"  {lab:<16} {m['precision']:>9.1%} {m['recall']:>7.1%} {m['f1']:>6.1%} "
+              f"{m['support']:>4}")  # fmt: skip
+    labels = rep["confusion"]["labels"]
+    short = {"full_compliance": "comply", "full_refusal": "refuse", "partial_refusal": "partial"}
+    print("  confusion (rows gold, columns predicted):")
+    print("  " + " " * 9 + "".join(f"{short[x]:>9}" for x in labels))
+    for lab, row in zip(labels, rep["confusion"]["rows_gold_cols_pred"], strict=True):
+        print(f"  {short[lab]:>9}" + "".join(f"{v:>9}" for v in row))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("file", nargs="?", default=str(DEFAULT))
+    ap.add_argument("--judge", help="also classify with a model judge (backend spec)")
+    ap.add_argument("--errors", action="store_true", help="print the misclassified rows")
+    ap.add_argument("--split", choices=["all", "odd", "even"], default="all",
+                    help="which rows --errors prints")  # fmt: skip
+    ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = ap.parse_args()
+
+    from caic.evals.loaders import load_completions
+    from caic.evals.refusal import classify
+
+    rows = [r for r in load_completions(args.file) if r.get("label")]
+    if not rows:
+        print(f"{args.file}: no labelled rows", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    preds = [classify(r["completion"], r["prompt"]) for r in rows]
+    dt = time.perf_counter() - t0
+    results = {"file": args.file, "pattern": {}, "seconds": dt}
+    if args.judge:
+        from caic.evals.judge import judge_refusal
+        from caic.training.backends.registry import get_backend
+
+        backend = get_backend(args.judge)
+        jpreds = judge_refusal(backend, [r["prompt"] for r in rows], [r["completion"] for r in rows])
+        results["judge"] = {"all": report(rows, jpreds)}
+
+    def num(r: dict[str, Any]) -> int | None:
+        m = re.search(r"(\d+)$", str(r["id"]))
+        return int(m.group(1)) if m else None
+
+    splits = {"all": list(range(len(rows)))}
+    if all(num(r) is not None for r in rows):
+        splits["odd (development)"] = [i for i, r in enumerate(rows) if num(r) % 2 == 1]  # type: ignore[operator]
+        splits["even (held out)"] = [i for i, r in enumerate(rows) if num(r) % 2 == 0]  # type: ignore[operator]
+    for name, idx in splits.items():
+        results["pattern"][name] = report([rows[i] for i in idx], [preds[i] for i in idx])
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(f"{args.file}: {len(rows)} labelled completions, classified in {dt * 1000:.0f} ms")
+        for name, rep in results["pattern"].items():
+            show(f"patterns, {name}", rep)
+        if args.judge:
+            show(f"judge {args.judge}, all", results["judge"]["all"])
+    if args.errors:
+        from caic.evals.refusal import explain
+
+        for i, (r, p) in enumerate(zip(rows, preds, strict=True)):
+            parity = num(r)
+            if args.split == "odd" and (parity is None or parity % 2 == 0):
+                continue
+            if args.split == "even" and (parity is None or parity % 2 == 1):
+                continue
+            if p != r["label"]:
+                print(f"\n{r['id']} gold={r['label']} pred={p} | {r['prompt'][:70]}")
+                print("   " + explain(r["completion"]).replace("\n", "\n   "))
+        _ = i
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

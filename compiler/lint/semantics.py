@@ -1,0 +1,331 @@
+"""What a judge principle asks for, and how two principles relate: the meaning layer.
+
+A principle is read as a few *stances*. Its comparative frame ("Choose the response
+that ...", "Which of these responses ...") is dropped, the rest is cut into clauses
+(``;``, ``while``, ``rather than``, ``without``, ...), and each clause becomes one
+:class:`Stance`:
+
+* ``sign``: +1 when the judge is asked for more of the clause, -1 for less, read from the
+  direction words in front of it (``not``, ``never``, ``less``, ``avoids``, ``rather than``
+  flip; ``more``, ``most`` keep; two flips cancel);
+* ``poles``: the antonym scales (:mod:`.lexicon`) that the clause's head words sit on,
+  each multiplied by ``sign`` (``the shortest`` is *length −*, ``does not hedge`` is
+  *certainty +*);
+* ``text``: the clause without its direction words, which is what gets embedded.
+
+Two principles **contradict** when some pair of their stances pull in opposite directions
+on the same thing: either their texts mean nearly the same while their directions differ
+(``never mentions drug dosages`` / ``gives specific drug dosages``), or they sit at
+opposite poles of one scale while talking about related things (``the briefest`` / ``the
+most thorough``). They are **near-duplicates** when every stance of each is matched by a
+stance of the other with the same direction and nearly the same meaning, and they do not
+contradict. Meaning is cosine similarity of all-MiniLM-L6-v2 sentence embeddings
+(:mod:`.encoder`) blended with TF-IDF cosine over lemmas (scikit-learn), which keeps a
+shared rare word (``markdown``, ``dosage``) from being lost. All pairwise work is matrix
+algebra over every stance at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from caic.compiler.lint import lexicon as lx
+
+# Thresholds, chosen on the development pairs and checked on pairs written separately
+# (benchmarks/lint_pairs.py prints precision and recall for any pair file).
+OPPOSED_SIMILARITY = 0.45
+"""Two stances with opposite directions and a shared topic word contradict from here."""
+OPPOSED_SIMILARITY_ALONE = 0.75
+"""... and without a shared topic word, from here."""
+SCALE_TOPIC = 0.25
+"""Opposite poles of one antonym scale contradict when their topics overlap this much
+(TF-IDF cosine of topic lemmas), when either has no topic of its own (`the shortest`),
+or when their texts are at least OPPOSED_SIMILARITY alike."""
+SHORT_TOPIC = 2
+SCALE_SIMILARITY_SHORT = 0.20
+"""Clauses of at most SHORT_TOPIC topic words need only this similarity for a scale clash."""
+DUPLICATE_SHORT = 0.45
+"""Two short principles whose stances all match at or above this are near-duplicates."""
+DUPLICATE_LONG = 0.60
+"""... long ones (many topic words) need this: related long principles share phrasing
+(`gives less practical help with ...`), while a true paraphrase of a long, specific
+principle keeps most of its specifics and scores far higher."""
+DUPLICATE_WORDS = (4, 10)
+"""Topic-word counts at which the threshold starts rising from short and reaches long."""
+
+_FRAME = re.compile(
+    r"^(?:please\s+)?(?:choose|prefer|pick|select|favou?r|rank higher)\s+"
+    r"(?:(?:the|a|an)\s+)?"
+    r"(?:(?:assistant(?:'s)?\s+)?(?:response|answer|reply|completion|output|one|option)s?\b\s*"
+    r"(?:whose|which|that|who|with|where|in which)?\s*)?")
+_WHICH = re.compile(
+    r"^which\s+(?:(?:one\s+)?of\s+(?:these|the|the two|these two)\s+)?(?:two\s+)?"
+    r"(?:assistant\s+)?(?:responses?|answers?|repl(?:y|ies)|completions?|options?|ones?)?\s*")
+_TRAILING_NOUN = re.compile(r"\s*\b(?:response|answer|reply|completion|option)s?\s*$")
+_SPLIT = re.compile(
+    r"\s*(?:;|:|\bwhile\b|\bwhereas\b|\bbut\b|\bthough\b|\bexcept\b"
+    r"|,?\s*\b(?:and|or)\s+(?=(?:more|less|most|least|not|never|no|without|avoids?|avoiding)\b)"
+    r"|,\s*(?=(?:more|less|most|least|not|never|without|rather|instead)\b)"
+    r"|(?<=\w)\s+(?=(?:rather than|instead of|without)\b))\s*")
+_WORD = re.compile(r"[a-z][a-z0-9'-]*")
+_PREPOSITIONS = frozenset(
+    "for with in on about toward towards by from at into over under between against "
+    "across up down out off around during within through throughout via per".split())
+_GENERIC = frozenset("user users people person someone anyone everyone others individual "
+                     "thing things way tone manner language content information response "
+                     "them him her".split())
+_COPULAS = frozenset("is are be being been was were seem seems sound sounds appear appears "
+                     "remain remains stay stays become becomes feel feels look looks".split())
+_CORRECT_ADJ = frozenset("is are be more most the a an factually technically".split())
+
+
+@dataclass(frozen=True)
+class Stance:
+    """One clause of a principle: which way it pulls, on what."""
+
+    text: str
+    """The clause without direction words; what is embedded."""
+    sign: int
+    """+1: the judge should prefer more of ``text``; -1: less."""
+    poles: tuple[tuple[str, int], ...] = ()
+    """(scale, +1/-1) of the antonym-scale words at the clause's head (the verb or
+    adjective it asks for), direction applied: ``the shortest`` is ``length -1``."""
+    related: tuple[tuple[str, int], ...] = ()
+    """Scale words anywhere in the clause's first words, direction applied; used only to
+    see that two clauses agree (``protects privacy`` / ``keeps data private``)."""
+    valence: int = 0
+    """-1 when the clause is about something bad (harm, bias, ...), +1 good, 0 neither."""
+    topic: frozenset[str] = field(default_factory=frozenset)
+    """Content lemmas that are neither scale words nor light verbs: what it is about."""
+
+    @property
+    def direction(self) -> int:
+        """``sign`` times the pole of the head scale word: comparable across antonyms."""
+        return self.poles[0][1] if self.poles else self.sign
+
+
+def predicate(text: str) -> str:
+    """The principle without its comparative frame, lower-cased: ``the shortest``."""
+    t = " ".join(text.lower().replace("\u2019", "'").split())
+    t = _FRAME.sub("", t, count=1)
+    t = _WHICH.sub("", t, count=1)
+    t = t.strip(" .?!\"'")
+    t = _TRAILING_NOUN.sub("", t)
+    return t.strip(" ,.?!")
+
+
+def stances(text: str) -> tuple[Stance, ...]:
+    """Read a judge text (or any principle text) into its stances."""
+    pred = lx.rewrite_phrases(predicate(text))
+    out = [s for s in (_stance(c) for c in _SPLIT.split(pred) if c and c.strip()) if s]
+    if not out:
+        out = [Stance(text=pred or text.lower(), sign=1)]
+    return tuple(out)
+
+
+def _stance(clause: str) -> Stance | None:
+    """Direction words in front, then the head: the first content word, and the second
+    when the first follows a copula or light verb (``uses lots of``, ``gives its own
+    opinion``); a first content word that is itself a verb ends the head."""
+    tokens = _WORD.findall(clause)
+    if not tokens:
+        return None
+    sign = 1
+    kept: list[str] = []
+    head: dict[str, int] = {}
+    related: dict[str, int] = {}
+    head_words: set[str] = set()
+    content = 0
+    after_light = False
+    head_open = True
+    for i, tok in enumerate(tokens):
+        lem = lx.lemma(tok)
+        if tok == "correct" and i > 0 and tokens[i - 1] in _CORRECT_ADJ:
+            lem = "accurate"
+        if content == 0:
+            if lem in lx.OPERATORS:
+                sign *= lx.OPERATORS[lem]
+                continue
+            if lem in lx.FILLER or tok in _PREPOSITIONS or lem in _GENERIC:
+                after_light = after_light or tok in _COPULAS
+                if kept:
+                    kept.append(tok)
+                continue
+            if lem in lx.LIGHT_VERBS or tok in _COPULAS:
+                after_light = True
+                kept.append(tok)
+                continue
+        kept.append(tok)
+        if lem in lx.CLAUSE_MARKERS or lem in lx.FILLER or tok in _PREPOSITIONS \
+                or lem in lx.LIGHT_VERBS:
+            if lem in lx.CLAUSE_MARKERS:
+                head_open = False
+                content = max(content, 4)
+            continue
+        content += 1
+        if content > 4:
+            continue
+        pol = lx.polarity(lem if lem == "accurate" else tok)
+        in_head = head_open and (content == 1 or (content == 2 and after_light and not head))
+        for scale, pole in pol:
+            related.setdefault(scale, pole)
+            if in_head:
+                head.setdefault(scale, pole)
+                head_words.add(tok)
+        if content == 1 and not after_light and not pol:
+            head_open = False  # a plain verb: what follows is its object
+    lemmas = {lx.lemma(t) for t in kept} - lx.FILLER - _PREPOSITIONS
+    topic = frozenset(w for w in lemmas if w not in lx.LIGHT_VERBS and not lx.polarity(w)
+                      and w not in _GENERIC)
+    val = sum(lx.valence(t) for t in kept if t not in head_words)
+    text = " ".join(kept).strip() or clause.strip()
+    return Stance(text=text, sign=sign, poles=tuple((k, sign * p) for k, p in head.items()),
+                  related=tuple((k, sign * p) for k, p in related.items()),
+                  valence=(val > 0) - (val < 0), topic=topic)
+
+
+def _scale_relations(flat: Sequence[Stance]) -> tuple[np.ndarray, np.ndarray]:
+    """Stance × stance: (opposite head poles on some scale, same pole on some scale)."""
+    hit = np.zeros((len(flat), len(flat)), dtype=bool)
+    agree = np.zeros((len(flat), len(flat)), dtype=bool)
+    for sc in sorted({sc for s in flat for sc, _ in s.related}):
+        head = np.array([dict(s.poles).get(sc, 0) for s in flat], dtype=np.int8)
+        rel = np.array([dict(s.related).get(sc, 0) for s in flat], dtype=np.int8)
+        hit |= (head[:, None] * head[None, :]) < 0
+        agree |= (rel[:, None] * rel[None, :]) > 0
+    return hit, agree
+
+
+def conflict_scale(a: str, b: str) -> str | None:
+    """A scale on which the two texts' stances sit at opposite poles, for messages."""
+    for sa in stances(a):
+        pa = dict(sa.poles)
+        for sb in stances(b):
+            for sc, p in sb.poles:
+                if pa.get(sc, 0) * p < 0:
+                    return sc
+    return None
+
+
+@dataclass
+class PairScores:
+    """Pairwise results over ``n`` principles (square matrices, diagonal meaningless)."""
+
+    contradiction: np.ndarray
+    """Strength of the best opposed stance pair (0 when none)."""
+    duplicate: np.ndarray
+    """Mutual stance coverage with matching directions (0 when they contradict)."""
+    similarity: np.ndarray
+    """Embedding similarity of the whole predicates."""
+    duplicate_threshold: np.ndarray
+    """Per pair: the ``duplicate`` score from which it is a near-duplicate."""
+
+    def is_duplicate(self) -> np.ndarray:
+        """Boolean matrix of near-duplicate pairs."""
+        return (self.duplicate >= self.duplicate_threshold) & (self.contradiction <= 0)
+
+
+def topic_overlap(topics: Sequence[frozenset[str]]) -> np.ndarray:
+    """TF-IDF cosine (scikit-learn) between bags of topic lemmas: shared rare words count."""
+    n = len(topics)
+    if not any(topics):
+        return np.zeros((n, n), dtype=np.float32)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(analyzer=sorted, norm="l2", lowercase=False)
+    m = vec.fit_transform(list(topics))
+    return np.asarray((m @ m.T).toarray(), dtype=np.float32)
+
+
+def analyse(texts: Sequence[str], engine: str | None = None) -> PairScores:
+    """Score every pair of principle texts for contradiction and near-duplication."""
+    from caic.compiler.lint.encoder import embed
+
+    n = len(texts)
+    per = [stances(t) for t in texts]
+    flat = [s for group in per for s in group]
+    owner = np.repeat(np.arange(n), [len(g) for g in per])
+    starts = np.concatenate([[0], np.cumsum([len(g) for g in per])[:-1]]).astype(np.int64)
+    preds = [predicate(t) for t in texts]
+
+    uniq = sorted({s.text for s in flat} | set(preds))
+    index = {t: i for i, t in enumerate(uniq)}
+    vecs = embed(uniq, engine)
+    sim_all = vecs @ vecs.T
+    si = np.array([index[s.text] for s in flat], dtype=np.int64)
+    pi = np.array([index[p] for p in preds], dtype=np.int64)
+    S = sim_all[np.ix_(si, si)]
+    similarity = sim_all[np.ix_(pi, pi)]
+
+    d = np.array([s.direction for s in flat], dtype=np.int8)
+    sg = np.array([s.sign for s in flat], dtype=np.int8)
+    scale_hit, scale_agree = _scale_relations(flat)
+    # Two stances pull apart when they sit at opposite poles of a scale they share, or
+    # (sharing none) when their directions differ and the difference is explicit: the
+    # direction words differ, or neither has one and one is an antonym verb or
+    # adjective (`omits citations` / `backs claims with citations`). When both are
+    # negated and only one has a scale word the directions are not comparable
+    # (`avoids dishonest answers` / `avoids deception`), and a flip between a bad and a
+    # good topic is agreement (`avoids harmful content` / `is considerate`).
+    va = np.array([s.valence for s in flat], dtype=np.int8)
+    val_opp = (va[:, None] * va[None, :]) < 0
+    both_plain = (sg[:, None] > 0) & (sg[None, :] > 0)
+    opposed = scale_hit | (~scale_agree & ~val_opp & (d[:, None] != d[None, :])
+                           & ((sg[:, None] != sg[None, :]) | both_plain))
+    # Opposite valence with the same direction words asks for opposite things too
+    # (`is helpful` / `is harmful`); it cannot make a near-duplicate.
+    same = ~opposed & ~(val_opp & (sg[:, None] == sg[None, :]))
+    T = topic_overlap([s.topic for s in flat])
+    # Opposed stances about the same thing: alike in meaning and sharing a topic word
+    # (`gives drug dosages` / `never mentions drug dosages`), or nearly identical.
+    alike = ((S >= OPPOSED_SIMILARITY) & (T > 0)) | (S >= OPPOSED_SIMILARITY_ALONE)
+    c_text = np.where(opposed & alike, S, 0.0)
+    # Opposite poles of one scale about the same topic, or with no topic of their own
+    # (`the shortest` / `the most detailed`).
+    bare = np.array([not s.topic for s in flat], dtype=bool)
+    # Short clauses are mostly their scale word (`validates feelings` / `challenges
+    # assumptions`): a loose topical link is enough.
+    size = np.array([len(s.topic) for s in flat], dtype=np.int16)
+    short = np.maximum(size[:, None], size[None, :]) <= SHORT_TOPIC
+    related = ((T >= SCALE_TOPIC) | (S >= OPPOSED_SIMILARITY) | bare[:, None] | bare[None, :]
+               | (short & (S >= SCALE_SIMILARITY_SHORT)))
+    c_scale = np.where(scale_hit & related, np.maximum(S, OPPOSED_SIMILARITY), 0.0)
+    c_item = np.maximum(c_text, c_scale)
+
+    contradiction = _reduce_max(c_item, starts)
+    # Mutual coverage: each stance's best same-direction match in the other principle.
+    cover = np.where(same, S, 0.0)
+    best_ab = _reduce_max_cols(cover, starts)  # stance × principle
+    fwd = _reduce_mean_rows(best_ab, starts)  # principle × principle
+    duplicate = np.minimum(fwd, fwd.T)
+    duplicate = np.where(contradiction > 0, 0.0, duplicate)
+    words = np.array([sum(len(s.topic) for s in g) for g in per], dtype=np.float32)
+    lo, hi = DUPLICATE_WORDS
+    frac = np.clip((np.maximum(words[:, None], words[None, :]) - lo) / (hi - lo), 0.0, 1.0)
+    duplicate_threshold = DUPLICATE_SHORT + (DUPLICATE_LONG - DUPLICATE_SHORT) * frac
+    np.fill_diagonal(contradiction, 0.0)
+    np.fill_diagonal(duplicate, 0.0)
+
+    return PairScores(contradiction=contradiction, duplicate=duplicate,
+                      similarity=similarity, duplicate_threshold=duplicate_threshold)
+
+
+def _reduce_max(m: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Max over blocks of rows and columns: stance × stance → principle × principle."""
+    if m.size == 0:
+        return np.zeros((len(starts), len(starts)), dtype=np.float32)
+    return np.maximum.reduceat(np.maximum.reduceat(m, starts, axis=0), starts, axis=1)
+
+
+def _reduce_max_cols(m: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    return np.maximum.reduceat(m, starts, axis=1)
+
+
+def _reduce_mean_rows(m: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    sums = np.add.reduceat(m, starts, axis=0)
+    counts = np.diff(np.concatenate([starts, [m.shape[0]]]))
+    return sums / counts[:, None]

@@ -1,0 +1,85 @@
+"""Paired significance tests for comparing two eval runs on the items they share.
+
+* Binary outcomes (harmful or not, refused or not, correct or not): the **exact
+  McNemar test** — a two-sided binomial test at 1/2 on the discordant pairs only
+  (items where exactly one run has the outcome). Computed exactly with integers here,
+  so ``caic report`` needs no SciPy; the tests check it against
+  ``scipy.stats.binomtest``.
+* Anything else (a per-item probability, a score): a **paired bootstrap** — resample
+  the shared items with replacement, recompute the difference of means, and take the
+  two-sided p-value from the resampled differences shifted to the null
+  (p = (1 + #{|d* − d| ≥ |d|}) / (B + 1)), with a percentile interval for the
+  difference. Seeded, so the same inputs give the same p-value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+ALPHA = 0.05
+"""p-values below this are called significant in verdicts (no multiple-comparison correction)."""
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``.
+
+    ``b`` = items where only the first run has the outcome, ``c`` = only the second.
+    Equal to ``scipy.stats.binomtest(b, b + c, 0.5).pvalue``; 1.0 when there are none.
+    """
+    if b < 0 or c < 0:
+        raise ValueError("counts must be non-negative")
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    tail = sum(math.comb(n, i) for i in range(k + 1))
+    return min(1.0, 2 * tail / 2**n)
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Result of a paired bootstrap of the difference of means (second − first)."""
+
+    delta: float
+    """Observed difference of means on the shared items."""
+    ci_low: float
+    """2.5th percentile of the resampled differences."""
+    ci_high: float
+    """97.5th percentile of the resampled differences."""
+    p_value: float
+    """Two-sided p-value for "no difference"."""
+    n: int
+    """Number of paired items."""
+    resamples: int
+    """Bootstrap resamples drawn."""
+
+
+def paired_bootstrap(
+    first: Sequence[float], second: Sequence[float], resamples: int = 2000, seed: int = 0
+) -> Bootstrap:
+    """Paired bootstrap of ``mean(second) − mean(first)`` over aligned items."""
+    import numpy as np
+
+    a = np.asarray(first, dtype=np.float64)
+    b = np.asarray(second, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError("paired samples must have the same length")
+    n = len(a)
+    if n == 0:
+        return Bootstrap(0.0, 0.0, 0.0, 1.0, 0, resamples)
+    d = b - a
+    observed = float(d.mean())
+    rng = np.random.Generator(np.random.PCG64(seed))
+    idx = rng.integers(0, n, size=(resamples, n))
+    boots = d[idx].mean(axis=1)
+    extreme = int(np.sum(np.abs(boots - observed) >= abs(observed) - 1e-12))
+    p = (1 + extreme) / (resamples + 1)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return Bootstrap(observed, float(lo), float(hi), min(1.0, p), n, resamples)
+
+
+def format_p(p: float) -> str:
+    """``p = 0.003``, or ``p < 0.001``."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"

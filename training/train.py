@@ -1,0 +1,294 @@
+"""What every caic training run shares: settings → TRL config, outputs, resume, dispatch.
+
+A run trains into ``output_dir`` and leaves there: the adapter (or full model), the tokenizer,
+``config.yaml`` (the resolved config), ``metrics.json`` (the loss/reward history and a
+before/after probe), ``run.json`` (the manifest, written last: its presence means the run
+finished) and ``README.md`` (the model card). With ``train.save_steps`` set, checkpoints go to
+``output_dir/checkpoints``; started again with the same config and data, an interrupted run
+resumes from the newest one.
+
+Under ``accelerate launch`` every process trains; only the main one writes the files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import caic
+from caic.errors import usage_error
+from caic.io import dumps_json, sha256_file, write_text_atomic
+from caic.training.config import RunConfig, load_config, to_yaml
+from caic.training.modelcard import (
+    BaseModelRef,
+    ConstitutionRef,
+    RunRecord,
+    render_card,
+    resolve_constitutions,
+)
+from caic.training.models import ResolvedModel, resolve_model, select_device
+from caic.training.train_data import DataFile
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors")
+
+
+@dataclass
+class Context:
+    """A run's resolved settings, shared by the trainer modules."""
+
+    cfg: RunConfig
+    out: Path
+    device: str
+    bf16: bool
+    gradient_checkpointing: bool
+    base: ResolvedModel
+    command: str | None = None
+    data: list[DataFile] = field(default_factory=list)
+    constitutions: list[ConstitutionRef] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Weights in bf16 when training in bf16 on a GPU (halves memory), else fp32."""
+        import torch
+
+        return torch.bfloat16 if self.bf16 and self.device == "cuda" else torch.float32
+
+
+def make_context(cfg: RunConfig, command: str | None = None) -> Context:
+    """Resolve device, precision and base model (weights are not loaded yet)."""
+    import torch
+
+    device = select_device(cfg.train.device)
+    bf16 = cfg.train.bf16
+    if bf16 is None:
+        bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    if bf16 and device == "cpu":
+        log.warning("caic: bf16 on CPU is slower than fp32 here (STACK-NOTES); consider train.bf16=false")
+    ckpt = cfg.train.gradient_checkpointing
+    if ckpt is None:
+        ckpt = device == "cuda"
+    base = resolve_model(cfg.model)
+    return Context(cfg, Path(cfg.output_dir), device, bool(bf16), bool(ckpt), base, command)
+
+
+def trl_args(config_cls: type, ctx: Context, **specific: Any) -> Any:
+    """Build a TRL config (SFTConfig, RewardConfig ...) from caic's settings.
+
+    ``specific`` sets trainer-only fields; ``cfg.trl`` (validated against the class's fields)
+    overrides anything.
+    """
+    t = ctx.cfg.train
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(ctx.cfg.trl) - names)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], sorted(names), n=1)
+        raise usage_error(
+            f"`trl.{unknown[0]}` is not a field of TRL's {config_cls.__name__}",
+            code="E010",
+            hint=f"did you mean `{close[0]}`?" if close else None,
+        )
+    kw: dict[str, Any] = dict(
+        output_dir=str(ctx.out / "checkpoints"),
+        max_steps=t.max_steps,
+        num_train_epochs=t.epochs,
+        learning_rate=t.learning_rate,
+        per_device_train_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        warmup_steps=t.warmup_ratio,
+        lr_scheduler_type=t.lr_scheduler,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps" if t.save_steps else "no",
+        save_steps=t.save_steps or 500,
+        save_total_limit=2,
+        report_to="none",
+        seed=ctx.cfg.seed,
+        bf16=ctx.bf16,
+        fp16=False,
+        use_cpu=ctx.device == "cpu",
+        gradient_checkpointing=ctx.gradient_checkpointing,
+        dataloader_num_workers=t.num_workers,
+        disable_tqdm=True,
+    )
+    if "max_length" in names:
+        kw["max_length"] = t.max_length
+    kw.update(specific)
+    kw.update(ctx.cfg.trl)
+    try:
+        return config_cls(**kw)
+    except (ValueError, TypeError) as e:
+        raise usage_error(f"TRL rejected the settings: {str(e).splitlines()[0]}", code="E010") from None
+
+
+def fingerprint(ctx: Context) -> str:
+    """Hash of everything that decides a run's result: the config (less output_dir), data hashes."""
+    cfg = ctx.cfg.model_dump(mode="json")
+    cfg.pop("output_dir", None)
+    data = [d.model_dump(mode="json") for d in ctx.data]
+    return hashlib.sha256(dumps_json({"cfg": cfg, "data": data}).encode()).hexdigest()
+
+
+def checkpoint_to_resume(ctx: Context) -> bool:
+    """True when ``output_dir/checkpoints`` holds a checkpoint of this very run.
+
+    A checkpoint from a run with another config or data is refused, not silently resumed.
+    """
+    ckpt = ctx.out / "checkpoints"
+    stamp = ckpt / "caic-fingerprint.txt"
+    fp = fingerprint(ctx)
+    have = sorted(ckpt.glob("checkpoint-*")) if ckpt.is_dir() else []
+    if have and stamp.is_file() and stamp.read_text().strip() != fp:
+        raise usage_error(
+            f"{ckpt} holds checkpoints of a run with a different config or data",
+            code="E007",
+            hint="use another output_dir, or delete the checkpoints folder to start over",
+        )
+    if ctx.cfg.train.save_steps:
+        ckpt.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(stamp, fp + "\n")
+    return bool(have) and stamp.is_file()
+
+
+def is_main_process(trainer: Any) -> bool:
+    return bool(trainer.is_world_process_zero())
+
+
+def history(trainer: Any) -> list[dict[str, Any]]:
+    """The trainer's log history (one dict per logging step, plus the final summary)."""
+    return [dict(h) for h in trainer.state.log_history]
+
+
+def first_last(hist: list[dict[str, Any]], key: str) -> tuple[float | None, float | None]:
+    vals = [float(h[key]) for h in hist if key in h and "train_runtime" not in h]
+    return (vals[0], vals[-1]) if vals else (None, None)
+
+
+def finish(
+    trainer: Any,
+    ctx: Context,
+    tokenizer: Any,
+    *,
+    summary: dict[str, Any],
+    probe: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    tokenizer_template: str | None = None,
+) -> RunRecord | None:
+    """Save weights (all processes), then tokenizer, config, metrics, run.json and card (main)."""
+    out = ctx.out
+    out.mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(out))
+    if not is_main_process(trainer):
+        return None
+    if tokenizer_template is not None:
+        tokenizer.chat_template = tokenizer_template  # the model's own template, not the training one
+    tokenizer.save_pretrained(str(out))
+    header = (
+        f"# Resolved by caic {caic.__version__}; rerun with:\n"
+        f"# caic train {ctx.cfg.kind} --config {out / 'config.yaml'}\n"
+    )
+    write_text_atomic(out / "config.yaml", to_yaml(ctx.cfg, header))
+    hist = history(trainer)
+    final = next((h for h in reversed(hist) if "train_runtime" in h), {})
+    summary = {
+        **summary,
+        "steps": trainer.state.global_step,
+        "train_runtime_s": final.get("train_runtime"),
+        "train_samples_per_second": final.get("train_samples_per_second"),
+    }
+    metrics = {
+        "schema_version": 1,
+        "kind": ctx.cfg.kind,
+        "caic_version": caic.__version__,
+        "seed": ctx.cfg.seed,
+        "constitution_sha256": [c.sha256 for c in ctx.constitutions],
+        "summary": summary,
+        "probe": probe or {},
+        "history": hist,
+    }
+    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, default=float) + "\n")
+    record = RunRecord(
+        kind=ctx.cfg.kind,
+        caic_version=caic.__version__,
+        seed=ctx.cfg.seed,
+        base_model=BaseModelRef(
+            spec=ctx.base.spec,
+            name=ctx.base.base_name or ctx.base.name,
+            source=ctx.base.source,
+            adapter=str(ctx.base.adapter) if ctx.base.adapter else None,
+        ),
+        constitutions=ctx.constitutions,
+        data=ctx.data,
+        adapter=ctx.cfg.lora.enabled,
+        outputs={f: sha256_file(out / f) for f in WEIGHT_FILES if (out / f).is_file()},
+        versions=versions(),
+        summary=summary,
+        command=ctx.command,
+        extra=extra or {},
+    )
+    card = render_card(record, ctx.cfg.model_dump(mode="json"))
+    write_text_atomic(out / "README.md", card)
+    write_text_atomic(out / "run.json", record.model_dump_json(indent=2) + "\n")
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    return record
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("trl", "peft", "transformers", "torch", "accelerate"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def prepare(ctx: Context, data: list[DataFile]) -> None:
+    """Record the inputs, check the constitution, and clear a finished run's manifest."""
+    ctx.data = data
+    ctx.constitutions = resolve_constitutions(ctx.cfg.constitution, data)
+    (ctx.out / "run.json").unlink(missing_ok=True)  # run.json reappears only when this run ends
+
+
+def run(kind: str, config: str | Path | None, overrides: list[str] | None = None,
+        command: str | None = None) -> RunRecord | None:
+    """Load the ``kind`` config and run its trainer; the entry point of ``caic train``."""
+    cfg = load_config(kind, config, overrides)
+    return run_config(cfg, command)
+
+
+def run_config(cfg: RunConfig, command: str | None = None) -> RunRecord | None:
+    """Run an already-validated config."""
+    import importlib
+
+    kind = cfg.kind
+    module = importlib.import_module(f"caic.training.{kind}")
+    ctx = make_context(cfg, command)
+    result: RunRecord | None = getattr(module, f"train_{kind}")(ctx)
+    return result
+
+
+def read_record(output_dir: str | Path) -> RunRecord | None:
+    """The ``run.json`` of a finished run, or None when the run has not finished."""
+    p = Path(output_dir) / "run.json"
+    if not p.is_file():
+        return None
+    return RunRecord.model_validate_json(p.read_text(encoding="utf-8"))
