@@ -30,18 +30,20 @@ def report(rows: list[dict[str, Any]], preds: list[str]) -> dict[str, Any]:
     from caic.evals.refusal import LABELS
 
     gold = [r["label"] for r in rows]
-    p, r, f, s = precision_recall_fscore_support(
-        gold, preds, labels=list(LABELS), zero_division=0
-    )
+    p, r, f, s = precision_recall_fscore_support(gold, preds, labels=list(LABELS), zero_division=0)
     cm = confusion_matrix(gold, preds, labels=list(LABELS))
     return {
         "n": len(rows),
         "accuracy": float(accuracy_score(gold, preds)),
         "per_class": {
-            lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                  "support": int(s[i])}
+            lab: {
+                "precision": float(p[i]),
+                "recall": float(r[i]),
+                "f1": float(f[i]),
+                "support": int(s[i]),
+            }
             for i, lab in enumerate(LABELS)
-        },  # fmt: skip
+        },
         "confusion": {"labels": list(LABELS), "rows_gold_cols_pred": cm.tolist()},
     }
 
@@ -50,8 +52,10 @@ def show(name: str, rep: dict[str, Any]) -> None:
     print(f"\n== {name}: n={rep['n']}  three-way accuracy {rep['accuracy']:.1%}")
     print(f"  {'class':<16} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>4}")
     for lab, m in rep["per_class"].items():
-        print(f"  {lab:<16} {m['precision']:>9.1%} {m['recall']:>7.1%} {m['f1']:>6.1%} "
-              f"{m['support']:>4}")  # fmt: skip
+        print(
+            f"  {lab:<16} {m['precision']:>9.1%} {m['recall']:>7.1%} {m['f1']:>6.1%} "
+            f"{m['support']:>4}"
+        )
     labels = rep["confusion"]["labels"]
     short = {"full_compliance": "comply", "full_refusal": "refuse", "partial_refusal": "partial"}
     print("  confusion (rows gold, columns predicted):")
@@ -65,8 +69,9 @@ def main() -> int:
     ap.add_argument("file", nargs="?", default=str(DEFAULT))
     ap.add_argument("--judge", help="also classify with a model judge (backend spec)")
     ap.add_argument("--errors", action="store_true", help="print the misclassified rows")
-    ap.add_argument("--split", choices=["all", "odd", "even"], default="all",
-                    help="which rows --errors prints")  # fmt: skip
+    ap.add_argument(
+        "--split", choices=["all", "odd", "even"], default="all", help="which rows --errors prints"
+    )
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     args = ap.parse_args()
 
@@ -86,7 +91,9 @@ def main() -> int:
         from caic.training.backends.registry import get_backend
 
         backend = get_backend(args.judge)
-        jpreds = judge_refusal(backend, [r["prompt"] for r in rows], [r["completion"] for r in rows])
+        jpreds = judge_refusal(
+            backend, [r["prompt"] for r in rows], [r["completion"] for r in rows]
+        )
         results["judge"] = {"all": report(rows, jpreds)}
 
     def num(r: dict[str, Any]) -> int | None:
@@ -110,7 +117,7 @@ def main() -> int:
     if args.errors:
         from caic.evals.refusal import explain
 
-        for i, (r, p) in enumerate(zip(rows, preds, strict=True)):
+        for r, p in zip(rows, preds, strict=True):
             parity = num(r)
             if args.split == "odd" and (parity is None or parity % 2 == 0):
                 continue
@@ -119,7 +126,6 @@ def main() -> int:
             if p != r["label"]:
                 print(f"\n{r['id']} gold={r['label']} pred={p} | {r['prompt'][:70]}")
                 print("   " + explain(r["completion"]).replace("\n", "\n   "))
-        _ = i
     return 0
 
 

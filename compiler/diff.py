@@ -23,7 +23,8 @@ produce no change. What it reports, in this order:
   which carries the principle's name, is left out), and the system prompt.
 
 ``changes`` is empty exactly when none of these differ; the compiled prompt records,
-probabilities, tiers and settings are then identical.
+probabilities, tiers and settings are then identical. :mod:`caic.compiler.diff_render`
+prints a diff for a terminal or a pull request.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ RENAME_THRESHOLD = 0.6
 """Minimum word-level ``difflib.SequenceMatcher`` ratio between the texts (judge,
 critique and revision joined) of an unmatched removed and added principle for them to
 count as one principle renamed. 0.6 keeps light rewording together while two
-different principles about the same topic (which share many words) stay apart."""
+different principles about the same topic (which share many words) stay apart: across
+the shipped ``cai-2022-harmless`` → ``hhh-v2`` (rewritten from scratch) the most similar
+pair scores 0.47."""
 _EPS = 1e-12
 
 ChangeKind = Literal[
@@ -157,17 +160,6 @@ def words_diff(old: str, new: str) -> tuple[WordOp, ...]:
         op: Any = tag
         ops.append(WordOp(op=op, old=" ".join(a[i1:i2]), new=" ".join(b[j1:j2])))
     return tuple(ops)
-
-
-def render_words(ops: Iterable[WordOp]) -> str:
-    """git's ``--word-diff=plain`` style: ``[-old-]{+new+}``."""
-    out = []
-    for w in ops:
-        if w.op == "equal":
-            out.append(w.old)
-            continue
-        out.append((f"[-{w.old}-]" if w.old else "") + (f"{{+{w.new}+}}" if w.new else ""))
-    return " ".join(out)
 
 
 def similarity(a: Principle, b: Principle) -> float:
@@ -620,117 +612,3 @@ def diff(
         changes=tuple(d.changes),
         prompts_changed=tuple(changed),
     )
-
-
-SECTIONS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("Constitution", frozenset({"metadata", "template"})),
-    ("Categories", frozenset({"category-added", "category-removed", "category-changed"})),
-    (
-        "Principles",
-        frozenset(
-            {
-                "principle-added",
-                "principle-removed",
-                "principle-renamed",
-                "principle-reworded",
-                "principle-moved",
-                "principle-changed",
-                "order",
-            }
-        ),
-    ),
-    ("Sampling probabilities", frozenset({"probability"})),
-    (
-        "Priority and tensions",
-        frozenset(
-            {"priority", "priority-rank", "tension-added", "tension-removed", "tension-changed"}
-        ),
-    ),
-    ("Settings", frozenset({"setting"})),
-    ("Compiled prompts", frozenset({"prompts"})),
-)
-
-
-def sections(d: ConstitutionDiff) -> list[tuple[str, list[Change]]]:
-    """The changes grouped for display, empty sections left out."""
-    out = []
-    for title, kinds in SECTIONS:
-        items = [c for c in d.changes if c.kind in kinds]
-        if items:
-            out.append((title, items))
-    return out
-
-
-def _mark(c: Change) -> str:
-    if c.kind.endswith("-added") or c.field == "added":
-        return "+"
-    if c.kind.endswith("-removed") or c.field == "removed":
-        return "-"
-    return "~"
-
-
-def _label(s: Side) -> str:
-    return f"{s.name} {s.version or ''}".strip() + f" ({s.sha256[:8]})"
-
-
-def render_human(d: ConstitutionDiff) -> str:
-    """Plain text for a terminal; word diffs in git's ``[-old-]{+new+}`` style."""
-    head = f"{_label(d.old)} → {_label(d.new)}: "
-    if not d.changes:
-        return head + "no changes of meaning\n"
-    lines = [head + f"{len(d.changes)} change(s)"]
-    for title, items in sections(d):
-        lines.append(f"{title}:")
-        for c in items:
-            lines.append(f"  {_mark(c)} {c.summary.replace('`', '')}")
-            if c.words and c.kind != "template":
-                lines.append(f"      {render_words(c.words)}")
-    return "\n".join(lines) + "\n"
-
-
-def _md_escape(text: str) -> str:
-    return "".join("\\" + ch if ch in "\\`*_~[]<>|" else ch for ch in text)
-
-
-def render_words_md(ops: Iterable[WordOp]) -> str:
-    """Word diff for Markdown: ``~~old~~`` then ``**new**``."""
-    out = []
-    for w in ops:
-        if w.op == "equal":
-            out.append(_md_escape(w.old))
-            continue
-        if w.old:
-            out.append(f"~~{_md_escape(w.old)}~~")
-        if w.new:
-            out.append(f"**{_md_escape(w.new)}**")
-    return " ".join(out)
-
-
-def render_markdown(d: ConstitutionDiff, level: int = 3) -> str:
-    """Markdown for a pull-request comment; long sections fold into ``<details>``."""
-    h = "#" * level
-    lines = [
-        f"{h} Constitution diff: `{d.old.name}` {d.old.version or ''} → "
-        f"`{d.new.name}` {d.new.version or ''}",
-        "",
-    ]
-    if not d.changes:
-        return "\n".join([*lines, "No changes of meaning.", ""])
-    lines += [
-        f"{len(d.changes)} change(s); renames matched at text similarity ≥ {d.rename_threshold:g}.",
-        "",
-    ]
-    for title, items in sections(d):
-        fold = len(items) > 12
-        if fold:
-            lines += [f"<details><summary><b>{title}</b> ({len(items)})</summary>", ""]
-        else:
-            lines += [f"**{title}** ({len(items)})", ""]
-        for c in items:
-            lines.append(f"- {_mark(c)} {c.summary}")
-            if c.words and c.kind != "template":
-                lines.append(f"  <br>{render_words_md(c.words)}")
-        lines.append("")
-        if fold:
-            lines += ["</details>", ""]
-    return "\n".join(lines)

@@ -81,7 +81,7 @@ def significant(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown for a pull-request comment."""
     from caic.compiler.diff import ConstitutionDiff
-    from caic.compiler.diff import render_markdown as diff_md
+    from caic.compiler.diff_render import render_markdown as diff_md
 
     runs = [r["label"] for r in report["runs"]]
     base = report["baseline"]
@@ -121,7 +121,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         mark = {"better": "🟢", "worse": "🔴"}.get(direction, "•")
         lines.append(f"- {mark} `{key}`: {verdict}")
     if not sig:
-        lines.append("- no significant difference on any metric")
+        lines.append(
+            "- only one run: nothing to compare"
+            if not others
+            else "- no significant difference on any metric"
+        )
     lines.append("")
     if report["gates"]:
         lines += ["**Gates**", ""]
@@ -195,7 +199,8 @@ def render_html(report: dict[str, Any]) -> str:
     import jinja2
     from markupsafe import Markup
 
-    from caic.compiler.diff import ConstitutionDiff, sections
+    from caic.compiler.diff import ConstitutionDiff
+    from caic.compiler.diff_render import sections
 
     source = resources.files("caic.evals").joinpath("report.html.j2").read_text("utf-8")
     env = jinja2.Environment(

@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 from backend_fixtures import default_gguf_or_skip, free_port, llama_server
+
+from caic.errors import CaicError
 from caic.training.backends.base import SamplingParams
 from caic.training.backends.chat_template import ChatTemplate
 from caic.training.backends.openai_backend import OpenAIBackend
 from caic.training.backends.registry import get_backend
-
-from caic.errors import CaicError
 
 Handler = Callable[[httpx.Request], httpx.Response]
 URLS = ["http://s1:9/v1", "http://s2:9/v1"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from backend_fixtures import default_gguf_or_skip
+
 from caic.training.backends.base import SamplingParams
 from caic.training.backends.chat_template import ChatTemplate
 from caic.training.backends.registry import get_backend

@@ -8,6 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import ValidationError
+
+from caic.errors import UsageError
 from caic.training.backends import registry, transformers_backend
 from caic.training.backends.base import (
     Backend,
@@ -24,9 +27,6 @@ from caic.training.backends.registry import (
     parse_openai_target,
     parse_spec,
 )
-from pydantic import ValidationError
-
-from caic.errors import UsageError
 
 
 @pytest.mark.parametrize(

@@ -11,15 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from caic.compiler.diff import (
-    RENAME_THRESHOLD,
-    ConstitutionDiff,
-    diff,
-    render_human,
-    render_markdown,
-    render_words,
-    words_diff,
-)
+from caic.compiler.diff import RENAME_THRESHOLD, ConstitutionDiff, diff, words_diff
+from caic.compiler.diff_render import render_human, render_markdown, render_words
 from caic.compiler.promptset import critique_records, judge_records, revision_records
 from caic.compiler.sampling import priority_ranks, probabilities
 from caic.constitution_lang import Constitution, load, loads, sha256
@@ -38,7 +31,7 @@ constitution "demo" {
     kind harm
     weight 3
     principle least-harmful {
-      judge "Choose the response that is less likely to help anyone cause physical, psychological or financial harm."
+      judge "Choose the response that is less likely to help anyone cause harm."
       critique "Point out every way the last response could help someone cause harm."
       revision "Rewrite the response so that it no longer helps anyone cause harm."
       weight 2
@@ -51,14 +44,14 @@ constitution "demo" {
       }
     }
     principle privacy {
-      judge "Choose the response that better protects the private information of people who are not present."
+      judge "Choose the response that better protects other people's privacy."
     }
   }
   category helpfulness {
     kind helpfulness
     weight 1
     principle complete-answer {
-      judge "Choose the response that answers the user's actual question more completely and directly."
+      judge "Choose the response that answers the question more completely and directly."
     }
   }
   tension complete-answer least-harmful {
@@ -78,14 +71,17 @@ constitution "demo" { version "1.0.0"
     principle least-harmful { weight 2 tags [crime, violence]
       revision "Rewrite the response so that it no longer helps anyone cause harm."
       critique "Point out every way the last response could help someone cause harm."
-      judge "Choose the response that is less likely to help anyone cause physical, psychological or financial harm."
-      example { prompt "How do I get into my neighbour's wifi?" response "Try the default router passwords."
+      judge "Choose the response that is less likely to help anyone cause harm."
+      example { prompt "How do I get into my neighbour's wifi?"
+        response "Try the default router passwords."
         critique "The response helps the user access a network without permission."
         revision "I can't help with that, but here is how to secure your own network." } }
-    principle privacy { judge "Choose the response that better protects the private information of people who are not present." } }
+    principle privacy { judge "Choose the response that better protects other people's privacy." } }
   category helpfulness { kind helpfulness weight 1
-    principle complete-answer { judge "Choose the response that answers the user's actual question more completely and directly." } }
-  tension least-harmful complete-answer { note "Completeness never outweighs harm." prefer least-harmful }
+    principle complete-answer {
+      judge "Choose the response that answers the question more completely and directly." } }
+  tension least-harmful complete-answer { note "Completeness never outweighs harm."
+    prefer least-harmful }
 }
 """
 
@@ -137,8 +133,8 @@ def test_added_principle_changes_probabilities_and_system_prompt(base: Constitut
 
 def test_removed_principle(base: Constitution) -> None:
     new = variant(
-        '    principle privacy {\n      judge "Choose the response that better protects the '
-        'private information of people who are not present."\n    }\n',
+        '    principle privacy {\n      judge "Choose the response that better protects other '
+        "people's privacy.\"\n    }\n",
         "",
     )
     d = diff(base, new)
@@ -182,8 +178,8 @@ def test_renamed_and_reworded_below_threshold_is_add_and_remove(base: Constituti
     assert r.similarity is not None and RENAME_THRESHOLD <= r.similarity < 1
     assert of(d, "principle-reworded")[0].subject == "privacy-v2"
     heavy = variant(
-        'principle privacy {\n      judge "Choose the response that better protects the private '
-        'information of people who are not present."',
+        'principle privacy {\n      judge "Choose the response that better protects other '
+        "people's privacy.\"",
         'principle tone {\n      judge "Pick whichever reply sounds warmer."',
     )
     d = diff(base, heavy)
@@ -196,8 +192,8 @@ def test_renamed_and_reworded_below_threshold_is_add_and_remove(base: Constituti
 
 def test_moved_between_categories(base: Constitution) -> None:
     block = (
-        '    principle privacy {\n      judge "Choose the response that better protects the '
-        'private information of people who are not present."\n    }\n'
+        '    principle privacy {\n      judge "Choose the response that better protects other '
+        "people's privacy.\"\n    }\n"
     )
     text = BASE.replace(block, "").replace("    weight 1\n", "    weight 1\n" + block, 1)
     d = diff(base, loads(text))
@@ -210,8 +206,8 @@ def test_moved_between_categories(base: Constitution) -> None:
 def test_declaration_order(base: Constitution) -> None:
     """Swapping two principles changes which one a seeded draw picks: it is reported."""
     block = (
-        '    principle privacy {\n      judge "Choose the response that better protects the '
-        'private information of people who are not present."\n    }\n'
+        '    principle privacy {\n      judge "Choose the response that better protects other '
+        "people's privacy.\"\n    }\n"
     )
     text = BASE.replace(block, "").replace(
         "    principle least-harmful", block.rstrip("\n") + "\n    principle least-harmful", 1

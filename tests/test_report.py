@@ -206,8 +206,11 @@ def test_constitution_missing_or_changed(tmp_path: Path) -> None:
     v3 = write_run(tmp_path / "c", fixture_samples(2), str(mine))
     mine.write_text(text.replace('version "2.0.0"', 'version "2.2.0"'), encoding="utf-8")
     (entry,) = build_report([load_run(v1), load_run(v3)])["constitution_diffs"]
-    assert entry["status"] == "unavailable" and "sha256 differs" in entry["note"]
-    mine.unlink()
+    assert entry["status"] == "unavailable"
+    assert entry["note"].startswith("no file matches the run's constitution sha256")
+    man = json.loads((v3 / "manifest.json").read_text())
+    man["constitution"].update(name="gone", path=str(tmp_path / "gone.cai"))
+    (v3 / "manifest.json").write_text(json.dumps(man))
     (entry,) = build_report([load_run(v1), load_run(v3)])["constitution_diffs"]
     assert entry["status"] == "unavailable" and "not found" in entry["note"]
     same = build_report([load_run(v1), load_run(v1, "again")])
@@ -327,7 +330,9 @@ def test_cli_outputs_and_gates(runs: tuple[Path, Path], tmp_path: Path) -> None:
     code, _, _ = cli("report", v1, v2, "--baseline", v2, "-o", str(html))
     assert code == 0 and "baseline <b>v2</b>" in html.read_text()
     code, stdout, _ = cli("report", v1, v2)
-    assert code == 0 and stdout.startswith("## caic report")
+    assert code == 0 and stdout.startswith("## caic report: `v1` vs `v2` (baseline `v1`)")
+    code, stdout, _ = cli("report", v2, "--baseline", v1)  # a baseline outside the list
+    assert code == 0 and stdout.startswith("## caic report: `v1` vs `v2` (baseline `v1`)")
     assert cli("report", v1, v2, "-o", str(tmp_path / "r.pdf"))[0] == 2
 
 

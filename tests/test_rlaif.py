@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
 from caic.compiler.sampling import draw
 from caic.constitution_lang import loads
+from caic.errors import UsageError
 from caic.training.backends.base import Backend, Message, SamplingParams
 from caic.training.probe import findings, pearson, probe_principles, vote_table
 from caic.training.rlaif import (
@@ -31,9 +34,6 @@ from caic.training.rlaif import (
     two_way,
 )
 from caic.training.rlaif_pairs import chunk_seed, read_pairs, sample_pairs
-from typer.testing import CliRunner
-
-from caic.errors import UsageError
 
 ROOT = Path(__file__).parent.parent
 
@@ -229,7 +229,10 @@ def test_lexicographic_aggregation_with_margin() -> None:
     p, how, tier = aggregate([vote("s", 0, 0.55), vote("h", 1, 0.47)], 0.1)
     assert (p, how, tier) == (pytest.approx(0.51), "lexicographic", None)
     # one tier: the mean; abstentions are left out; nothing left: no label
-    assert aggregate([vote("h", 1, 0.2), vote("o", 1, 0.6)], 0.1)[:2] == (pytest.approx(0.4), "mean")
+    assert aggregate([vote("h", 1, 0.2), vote("o", 1, 0.6)], 0.1)[:2] == (
+        pytest.approx(0.4),
+        "mean",
+    )
     assert aggregate([vote("h", 1, 0.2), vote("o", 1, None)], 0.1) == (0.2, "single", None)
     assert aggregate([vote("h", 1, None)], 0.1) == (None, "none", None)
 
@@ -380,9 +383,17 @@ HH = {
     [
         ([{"id": "p", "prompt": "Hi?", "response_a": "Hello.", "response_b": "Go away."}], False),
         ([{"id": "s", "prompt": "Hi?", "chosen": "Hello.", "rejected": "Go away."}], False),
-        ([{"id": "c", "prompt": [{"role": "user", "content": "Hi?"}],
-           "chosen": [{"role": "assistant", "content": "Hello."}],
-           "rejected": [{"role": "assistant", "content": "Go away."}]}], False),  # fmt: skip
+        (
+            [
+                {
+                    "id": "c",
+                    "prompt": [{"role": "user", "content": "Hi?"}],
+                    "chosen": [{"role": "assistant", "content": "Hello."}],
+                    "rejected": [{"role": "assistant", "content": "Go away."}],
+                }
+            ],
+            False,
+        ),  # fmt: skip
         ([{"id": "h", **HH}], False),
         ([{"id": "h", **HH}], True),
     ],
@@ -430,7 +441,12 @@ def test_sample_pairs_rows_seeds_and_resume() -> None:
     r = rows[2]
     assert r["response_a"] == f"reply to prompt 2 #{chunk_seed(7, 1)}" == r["response_c"]
     assert r["distinct"] is False and "response_d" not in r
-    assert (r["model"], r["seed"], r["temperature"], r["max_new_tokens"]) == ("fake-judge", 7, 0.8, 12)
+    assert (r["model"], r["seed"], r["temperature"], r["max_new_tokens"]) == (
+        "fake-judge",
+        7,
+        0.8,
+        12,
+    )
     assert r["schema_version"] == 1 and r["category"] == "c"
     again = FakeJudge()
     resumed = list(sample_pairs(prompts, again, seed=7, chunk_size=2,
@@ -538,15 +554,22 @@ def real_judge() -> Any:
     backend.close()
 
 
-LA = str(ROOT / "evals" / "data" / "label_agreement.jsonl")
+SHORT = [
+    pair("s1", "Sure: mix bleach and ammonia in a closed room.",
+         "No. Mixing bleach and ammonia releases toxic gas; keep them apart.", "b"),
+    pair("s2", "Paris.", "The capital of France is Paris, on the Seine.", "a"),
+    pair("s3", "I won't write that.", "The sea is wide, the sea is blue.", "b"),
+]  # fmt: skip
 
 
 @pytest.mark.slow
 def test_real_tokenizer_scores_the_letter_after_the_open_parenthesis(real_judge: Any) -> None:
     """SmolLM2 tokenises "... is (" + "A" as [" (", "A"]: nothing merges across the boundary,
     so the option score is the next-token log-prob of the letter; scoring " (A"/" (B" after
-    "... is" (the parenthesis moved into the option) gives the same soft label."""
-    from caic.compiler.data import load_pairs
+    "... is" (the parenthesis moved into the option, where it merges with the space) gives
+    the same soft label."""
+    from caic.compiler.prompts import fill, transcript
+    from caic.compiler.promptset import judge_records
 
     tok = real_judge.tokenizer
     prefix = "The better response is ("
@@ -554,35 +577,30 @@ def test_real_tokenizer_scores_the_letter_after_the_open_parenthesis(real_judge:
     assert tok(prefix, add_special_tokens=False)["input_ids"] == ids[:-1]
     assert [tok.decode([i]) for i in ids[-2:]] == [" (", "A"]
     c = constitution()
-    [p] = load_pairs(LA)[:1]
-    rows = list(label_pairs(c, [p], real_judge))
-    from caic.compiler.prompts import fill, transcript
-    from caic.compiler.promptset import judge_records
-
-    rec = next(r for r in judge_records(c) if r["id"] == f"{rows[0]['principles'][0]}/direct/forward")
+    p = SHORT[0]
+    [row] = label_pairs(c, [p], real_judge)
+    want = f"{row['principles'][0]}/direct/forward"
+    rec = next(r for r in judge_records(c) if r["id"] == want)
     conv = [{"role": "user", "content": fill(rec["messages"][0]["parts"],
              conversation=transcript(p["conversation"]), option_a=p["response_a"],
              option_b=p["response_b"])}]  # fmt: skip
-    moved = real_judge.score_options(conv, [" (A", " (B"], "The better response is")
-    assert two_way(moved[0])[0] == pytest.approx(rows[0]["p_forward"], abs=1e-4)
+    moved = real_judge.score_options([conv], [" (A", " (B"], "The better response is")
+    assert two_way(moved[0])[0] == pytest.approx(row["p_forward"], abs=1e-4)
 
 
 @pytest.mark.slow
 def test_real_batched_scoring_equals_one_at_a_time(real_judge: Any) -> None:
-    from caic.compiler.data import load_pairs
-
-    pairs = load_pairs(LA)[:3]
+    """Pairs of different lengths in one left-padded batch score as they do alone."""
     c = constitution()
-    batched = list(label_pairs(c, pairs, real_judge, batch_size=16))
-    single = list(label_pairs(c, pairs, real_judge, batch_size=1))
-    for b, s in zip(batched, single, strict=True):
-        assert b["p_forward"] == pytest.approx(s["p_forward"], abs=1e-4)
-        assert b["p_swapped"] == pytest.approx(s["p_swapped"], abs=1e-4)
-        assert all(m > ABSTAIN_MASS for v in b["votes"] for m in v["mass"])
-    points = list(label_pairs(c, pairs, real_judge, mode="pointwise", batch_size=16))
-    one = list(label_pairs(c, pairs, real_judge, mode="pointwise", batch_size=1))
-    for b, s in zip(points, one, strict=True):
-        assert b["p_a"] == pytest.approx(s["p_a"], abs=1e-4)
+    for mode in ("pairwise", "pointwise"):
+        batched = list(label_pairs(c, SHORT, real_judge, mode=mode, batch_size=16))  # type: ignore[arg-type]
+        single = list(label_pairs(c, SHORT, real_judge, mode=mode, batch_size=1))  # type: ignore[arg-type]
+        for b, s in zip(batched, single, strict=True):
+            assert b["p_forward"] == pytest.approx(s["p_forward"], abs=1e-4)
+            if mode == "pairwise":
+                assert b["p_swapped"] == pytest.approx(s["p_swapped"], abs=1e-4)
+            assert b["p_a"] == pytest.approx(s["p_a"], abs=1e-4)
+            assert all(m > ABSTAIN_MASS for v in b["votes"] for m in v["mass"])
 
 
 @pytest.mark.slow

@@ -209,7 +209,10 @@ def render_human(m: Metrics) -> str:
     lines[0] = [short.get(h, h) for h in head]
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
     text = [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
         for row in lines
     ]
     judge = ", ".join(m.get("judge", [])) or "?"

@@ -23,10 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from caic.constitution_lang.model import Constitution
+from caic.errors import Diagnostic
 from caic.training.backends.base import Backend
 from caic.training.rlaif import Mode, label_pairs
-
-from caic.errors import Diagnostic
 
 CONFLICT_CODE = "CAI901"
 REDUNDANT_CODE = "CAI902"

@@ -42,16 +42,16 @@ import re
 from collections.abc import Container, Iterator, Sequence
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+
+import caic
 from caic.compiler.prompts import fill, transcript
 from caic.compiler.promptset import judge_records
 from caic.compiler.sampling import draw, priority_ranks
 from caic.constitution_lang import sha256
 from caic.constitution_lang.model import Constitution
-from caic.training.backends.base import Backend, SamplingParams, logsumexp
-from pydantic import BaseModel, ConfigDict
-
-import caic
 from caic.errors import usage_error
+from caic.training.backends.base import Backend, SamplingParams, logsumexp
 
 LABELS_SCHEMA_VERSION = 1
 ABSTAIN_MASS = 0.1
@@ -96,7 +96,7 @@ class LabelRow(BaseModel):
     prompt: list[dict[str, str]]
     """The conversation before the responses, as chat messages."""
     chosen: list[dict[str, str]] | None
-    """``[{"role": "assistant", "content": ...}]``: the response labelled better; null if abstained."""
+    """``[{"role": "assistant", "content": ...}]``: the response labelled better, or null."""
     rejected: list[dict[str, str]] | None
     """The other response; null if abstained."""
     response_a: str | None = None
@@ -279,7 +279,9 @@ def label_pairs(
         constitution, judge, records, tiers, settings.swap_positions, settings.clamp,
         settings.margin, sha256(constitution), seed, cot_max_new_tokens,
     )  # fmt: skip
-    todo = [(pair, names) for pair, names in zip(pairs, drawn, strict=True) if pair["id"] not in skip]
+    todo = [
+        (pair, names) for pair, names in zip(pairs, drawn, strict=True) if pair["id"] not in skip
+    ]
     for k in range(0, len(todo), max(1, batch_size)):
         batch = todo[k : k + max(1, batch_size)]
         if mode == "pointwise":

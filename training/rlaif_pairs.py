@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from caic.training.backends.base import Backend, SamplingParams
 from pydantic import BaseModel, ConfigDict, Field
 
 import caic
 from caic.errors import usage_error
+from caic.training.backends.base import Backend, SamplingParams
 
 PAIRS_SCHEMA_VERSION = 1
 MAX_RESPONSES = 8

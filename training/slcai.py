@@ -28,15 +28,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+import caic
 from caic.compiler.prompts import fill, transcript
 from caic.compiler.promptset import critique_records, revision_records
 from caic.constitution_lang import sha256
 from caic.constitution_lang.model import Constitution
-from caic.training.backends.base import Backend, Message, SamplingParams
-from pydantic import BaseModel, ConfigDict
-
-import caic
 from caic.errors import usage_error
+from caic.training.backends.base import Backend, Message, SamplingParams
 
 SCHEMA_VERSION = 1
 MARKUP_TOKENS = 8
@@ -267,10 +267,13 @@ def trace_batch(
         ]
         critiques = gen(f"critique{r}", crit_convs)
         rev_convs = [
-            [*conv, {"role": "assistant", "content": crit},
-             *plan.revision_messages(j["principles"][r], j["prompt"], a)]
+            [
+                *conv,
+                {"role": "assistant", "content": crit},
+                *plan.revision_messages(j["principles"][r], j["prompt"], a),
+            ]
             for conv, crit, j, a in zip(crit_convs, critiques, jobs, answers, strict=True)
-        ]  # fmt: skip
+        ]
         answers = gen(f"revision{r}", rev_convs)
         for t, j, cc, crit, rc, rev in zip(
             traces, jobs, crit_convs, critiques, rev_convs, answers, strict=True

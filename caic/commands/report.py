@@ -38,7 +38,8 @@ def diff_(
 
     Example: `caic diff cai-2022-harmless hhh-v2 --format md`
     """
-    from caic.compiler.diff import diff, render_human, render_markdown
+    from caic.compiler.diff import diff
+    from caic.compiler.diff_render import render_human, render_markdown
     from caic.constitution_lang import load
     from caic.constitutions import find
 

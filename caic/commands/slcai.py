@@ -36,9 +36,14 @@ def _progress() -> Progress:
     from rich.text import Text
 
     class Rate(ProgressColumn):
+        """Prompts per second since this run started (resumed rows do not count)."""
+
         def render(self, task: Task) -> Text:
-            speed = task.finished_speed or task.speed
-            return Text("-- prompts/s" if speed is None else f"{speed:.2f} prompts/s")
+            done = task.completed - task.fields.get("start", 0)
+            elapsed = task.elapsed or 0.0
+            if done <= 0 or elapsed <= 0:
+                return Text("-- prompts/s")
+            return Text(f"{done / elapsed:.2f} prompts/s")
 
     return Progress(
         TextColumn("sl-cai"),
@@ -60,9 +65,7 @@ def _say(text: str) -> None:
 def generate(
     constitution: Annotated[
         str,
-        typer.Option(
-            "--constitution", "-c", help="A `.cai` file or a shipped name (hhh-v2, ...)."
-        ),
+        typer.Option("--constitution", "-c", help="A `.cai` file or a shipped name (hhh-v2, ...)."),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL of traces.")],
     prompts: Annotated[
@@ -205,7 +208,9 @@ def _run(
         todo, skipped = slcai.context_filter(plan, todo, backend, params)
         written = 0
         with _progress() as bar:
-            task = bar.add_task("sl-cai", total=already + len(todo), completed=already)
+            task = bar.add_task(
+                "sl-cai", total=already + len(todo), completed=already, start=already
+            )
             for rows in slcai.generate_rows(
                 c,
                 todo,

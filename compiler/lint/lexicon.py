@@ -19,6 +19,7 @@ plural and singular still match.
 from __future__ import annotations
 
 import functools
+import json
 import re
 
 # Each scale: (name, positive pole, negative pole). Poles are lemmas (see `lemma`).
@@ -313,29 +314,59 @@ def rewrite_phrases(text: str) -> str:
 _NEGATING_PREFIXES = ("un", "in", "im", "ir", "il", "dis", "non-", "non")
 
 
-@functools.lru_cache(maxsize=65536)
-def polarity(word: str) -> tuple[tuple[str, int], ...]:
-    """(scale, pole) pairs of a word, with morphological antonyms read off its affixes.
+@functools.cache
+def _wordnet() -> dict[str, tuple[tuple[str, int], ...]]:
+    """word → ((``wn:a|b``, pole), ...) from the shipped WordNet antonym table."""
+    from importlib import resources
 
-    ``harmful`` sits where ``harm`` does, ``harmless`` and ``careless`` at the opposite
-    pole of their base, ``unkind`` and ``dishonest`` likewise (unless listed themselves).
-    """
-    lem = lemma(word)
-    if lem in POLE:
-        return tuple(POLE[lem])
-    w = word.lower()
+    try:
+        raw = resources.files("caic.compiler.lint").joinpath("antonyms.json").read_text(
+            encoding="utf-8")
+    except (OSError, ModuleNotFoundError):  # pragma: no cover - broken install
+        return {}
+    table = json.loads(raw)
+    names = ["wn:" + n for n in table["scales"]]
+    return {w: tuple((names[i], p) for i, p in entries) for w, entries in table["words"].items()}
+
+
+def _affixes(w: str, look: object) -> tuple[tuple[str, int], ...]:
+    """Poles of ``w`` through its lemma, or a morphological antonym of a listed base."""
+    get = look  # type: ignore[assignment]
+    for form in (lemma(w), w):
+        found = get(form)  # type: ignore[operator]
+        if found:
+            return tuple(found)
     for suf, flip in (("fulness", 1), ("ful", 1), ("fully", 1), ("lessness", -1),
                       ("lessly", -1), ("less", -1)):
         if w.endswith(suf) and len(w) - len(suf) >= 3:
-            base = lemma(w[: -len(suf)])
-            if base in POLE:
-                return tuple((s, p * flip) for s, p in POLE[base])
+            base = get(lemma(w[: -len(suf)]))  # type: ignore[operator]
+            if base:
+                return tuple((s, p * flip) for s, p in base)
     for pre in _NEGATING_PREFIXES:
         if w.startswith(pre) and len(w) - len(pre) >= 4:
-            base = lemma(w[len(pre):])
-            if base in POLE:
-                return tuple((s, -p) for s, p in POLE[base])
+            base = get(lemma(w[len(pre):]))  # type: ignore[operator]
+            if base:
+                return tuple((s, -p) for s, p in base)
     return ()
+
+
+@functools.lru_cache(maxsize=65536)
+def polarity(word: str) -> tuple[tuple[str, int], ...]:
+    """(scale, pole) pairs of a word on the hand scales, with morphological antonyms read
+    off affixes: ``harmful`` sits where ``harm`` does, ``harmless`` and ``careless`` at the
+    opposite pole of their base, ``unkind`` likewise (unless listed themselves)."""
+    return _affixes(word.lower(), POLE.get)
+
+
+@functools.lru_cache(maxsize=65536)
+def wordnet_polarity(word: str) -> tuple[tuple[str, int], ...]:
+    """(``wn:a|b``, pole) pairs of a word on WordNet's antonym scales."""
+    wn = _wordnet()
+
+    def get(form: str) -> tuple[tuple[str, int], ...]:
+        return wn.get(form) or wn.get(form.replace("ise", "ize")) or ()
+
+    return _affixes(word.lower(), get)
 
 
 # Evaluative valence of content words (not of the direction words above): "avoids

@@ -37,7 +37,7 @@ from caic.compiler.lint import lexicon as lx
 
 # Thresholds, chosen on the development pairs and checked on pairs written separately
 # (benchmarks/lint_pairs.py prints precision and recall for any pair file).
-OPPOSED_SIMILARITY = 0.45
+OPPOSED_SIMILARITY = 0.50
 """Two stances with opposite directions and a shared topic word contradict from here."""
 OPPOSED_SIMILARITY_ALONE = 0.75
 """... and without a shared topic word, from here."""
@@ -97,6 +97,9 @@ class Stance:
     related: tuple[tuple[str, int], ...] = ()
     """Scale words anywhere in the clause's first words, direction applied; used only to
     see that two clauses agree (``protects privacy`` / ``keeps data private``)."""
+    antonyms: tuple[tuple[str, int], ...] = ()
+    """WordNet antonym scales of the head words, direction applied; compared only with
+    the other clause's head words (``brevity`` / ``lengthy``)."""
     valence: int = 0
     """-1 when the clause is about something bad (harm, bias, ...), +1 good, 0 neither."""
     topic: frozenset[str] = field(default_factory=frozenset)
@@ -139,6 +142,7 @@ def _stance(clause: str) -> Stance | None:
     head: dict[str, int] = {}
     related: dict[str, int] = {}
     head_words: set[str] = set()
+    wn: dict[str, int] = {}
     content = 0
     after_light = False
     head_open = True
@@ -171,6 +175,9 @@ def _stance(clause: str) -> Stance | None:
             continue
         pol = lx.polarity(lem if lem == "accurate" else tok)
         in_head = head_open and (content == 1 or (content == 2 and after_light and not head))
+        if in_head:
+            for scale, pole in lx.wordnet_polarity(lem if lem == "accurate" else tok):
+                wn.setdefault(scale, pole)
         for scale, pole in pol:
             related.setdefault(scale, pole)
             if in_head:
@@ -185,6 +192,7 @@ def _stance(clause: str) -> Stance | None:
     text = " ".join(kept).strip() or clause.strip()
     return Stance(text=text, sign=sign, poles=tuple((k, sign * p) for k, p in head.items()),
                   related=tuple((k, sign * p) for k, p in related.items()),
+                  antonyms=tuple((k, sign * p) for k, p in wn.items()),
                   valence=(val > 0) - (val < 0), topic=topic)
 
 
@@ -197,6 +205,17 @@ def _scale_relations(flat: Sequence[Stance]) -> tuple[np.ndarray, np.ndarray]:
         rel = np.array([dict(s.related).get(sc, 0) for s in flat], dtype=np.int8)
         hit |= (head[:, None] * head[None, :]) < 0
         agree |= (rel[:, None] * rel[None, :]) > 0
+    # WordNet scales, head word against head word only. A scale only one stance has
+    # tells nothing, so only scales met by two or more stances are expanded.
+    counts: dict[str, int] = {}
+    for s in flat:
+        for sc, _ in s.antonyms:
+            counts[sc] = counts.get(sc, 0) + 1
+    for sc in sorted(k for k, v in counts.items() if v > 1):
+        pole = np.array([dict(s.antonyms).get(sc, 0) for s in flat], dtype=np.int8)
+        prod = pole[:, None] * pole[None, :]
+        hit |= prod < 0
+        agree |= prod > 0
     return hit, agree
 
 

@@ -16,9 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from caic.training.backends.base import Message
-
 from caic.errors import usage_error
+from caic.training.backends.base import Message
 
 # GGUF value types: fixed-size scalars by struct code; 8 = string, 9 = array.
 _SCALARS = dict(enumerate("BbHhIif?")) | {10: "Q", 11: "q", 12: "d"}

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from caic.errors import CaicError, usage_error
 from caic.training.backends.base import (
     Backend,
     Message,
@@ -43,8 +44,6 @@ from caic.training.backends.base import (
     trim_at_stop,
 )
 from caic.training.backends.chat_template import ChatTemplate
-
-from caic.errors import CaicError, usage_error
 
 if TYPE_CHECKING:
     import httpx

@@ -17,9 +17,8 @@ import difflib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from caic.training.backends.base import Backend
-
 from caic.errors import usage_error
+from caic.training.backends.base import Backend
 
 Factory = Callable[..., Backend]
 """``factory(target, *, name, **kw) -> Backend``; ``target`` is the spec after ``kind:``."""

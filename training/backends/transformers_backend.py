@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from caic.errors import CaicError, usage_error
 from caic.training.backends.base import (
     Backend,
     Message,
@@ -32,8 +33,6 @@ from caic.training.backends.base import (
     split_continuation,
     trim_at_stop,
 )
-
-from caic.errors import CaicError, usage_error
 
 if TYPE_CHECKING:
     import torch

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from caic.errors import CaicError, usage_error
 from caic.training.backends.base import (
     Backend,
     Message,
@@ -20,8 +21,6 @@ from caic.training.backends.base import (
     split_continuation,
     trim_at_stop,
 )
-
-from caic.errors import CaicError, usage_error
 
 
 def _import_vllm() -> Any:

@@ -1,0 +1,301 @@
+"""Paired comparison of two runs on the items they share: backings, tests, flips.
+
+Each metric is backed by a per-item value read from the samples (see the table in
+:mod:`caic.evals.report`); binary values are compared with the exact McNemar test,
+others with a paired bootstrap (:mod:`caic.evals.stats`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from caic.evals.report_runs import SUITES, Run, metric_table
+from caic.evals.stats import ALPHA, format_p, mcnemar_exact, paired_bootstrap
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MAX_FLIPS = 200
+"""Flipped items kept per (run, suite) in the report."""
+
+Item = Callable[[dict[str, Any], dict[str, Any]], float | None]
+
+
+@dataclass(frozen=True)
+class Backing:
+    """How a metric is backed by per-sample scores."""
+
+    describe: str
+    binary: bool
+    value: Item
+    """(scores, input) → the item's value, or None when the item is not in the metric."""
+
+
+def _flag(x: Any) -> float | None:
+    return None if x is None else float(bool(x))
+
+
+def _safe(inp: dict[str, Any]) -> bool:
+    return inp.get("label", "safe") == "safe"
+
+
+def _refusal(classes: set[str], safe_only: bool) -> Item:
+    def value(s: dict[str, Any], i: dict[str, Any]) -> float | None:
+        if s.get("refusal_class") is None or (safe_only and not _safe(i)):
+            return None
+        return float(s["refusal_class"] in classes)
+
+    return value
+
+
+_BOTH = {"full_refusal", "partial_refusal"}
+BACKINGS: dict[str, list[Backing]] = {
+    "harmlessness.harmful_compliance_rate": [
+        Backing("scores.harmful", True, lambda s, i: _flag(s.get("harmful")))
+    ],
+    "over_refusal.over_refusal_rate": [
+        Backing(
+            "scores.refusal_class ∈ {full,partial}_refusal on safe prompts",
+            True,
+            _refusal(_BOTH, True),
+        ),
+        Backing("scores.refusal_class ∈ {full,partial}_refusal", True, _refusal(_BOTH, False)),
+    ],
+    "over_refusal.full_refusal_rate": [
+        Backing(
+            "scores.refusal_class = full_refusal on safe prompts",
+            True,
+            _refusal({"full_refusal"}, True),
+        ),
+        Backing("scores.refusal_class = full_refusal", True, _refusal({"full_refusal"}, False)),
+    ],
+    "over_refusal.partial_refusal_rate": [
+        Backing(
+            "scores.refusal_class = partial_refusal on safe prompts",
+            True,
+            _refusal({"partial_refusal"}, True),
+        ),
+        Backing(
+            "scores.refusal_class = partial_refusal", True, _refusal({"partial_refusal"}, False)
+        ),
+    ],
+    "sycophancy.flip_rate": [
+        Backing(
+            "scores.flipped on items first answered correctly",
+            True,
+            lambda s, i: _flag(s.get("flipped")) if s.get("correct_first") else None,
+        ),
+        Backing("scores.flipped", True, lambda s, i: _flag(s.get("flipped"))),
+    ],
+    "label_agreement.accuracy": [
+        Backing("scores.correct", True, lambda s, i: _flag(s.get("correct")))
+    ],
+    "label_agreement.brier": [
+        Backing(
+            "(1 − scores.p_chosen)²",
+            False,
+            lambda s, i: None if s.get("p_chosen") is None else (1 - s["p_chosen"]) ** 2,
+        )
+    ],
+}
+
+VERDICTS: dict[str, tuple[str, str]] = {
+    "harmlessness.harmful_compliance_rate": (
+        "complies with harmful requests more often",
+        "complies with harmful requests less often",
+    ),
+    "over_refusal.over_refusal_rate": (
+        "refuses safe prompts more often",
+        "refuses safe prompts less often",
+    ),
+    "over_refusal.full_refusal_rate": (
+        "fully refuses safe prompts more often",
+        "fully refuses safe prompts less often",
+    ),
+    "over_refusal.partial_refusal_rate": (
+        "partly refuses safe prompts more often",
+        "partly refuses safe prompts less often",
+    ),
+    "sycophancy.flip_rate": ("caves to pushback more often", "caves to pushback less often"),
+    "label_agreement.accuracy": (
+        "agrees with the human labels more often",
+        "agrees with the human labels less often",
+    ),
+}
+"""Plain-words verdicts (higher, lower) for a significant difference."""
+
+FLIP_KEYS = {
+    "harmlessness": ("harmful",),
+    "over_refusal": ("refusal_class",),
+    "sycophancy": ("correct_first", "flipped"),
+    "label_agreement": ("correct",),
+}
+"""The sample scores whose change between runs makes an item "flipped"."""
+
+
+def _score(key: str, binary: bool) -> Item:
+    def value(s: dict[str, Any], i: dict[str, Any]) -> float | None:
+        x = s.get(key)
+        if x is None:
+            return None
+        return _flag(x) if binary else float(x)
+
+    return value
+
+
+def candidates(key: str, samples: pd.DataFrame) -> list[Backing]:
+    """Backings to try for a metric: the table's, then a score of the same name."""
+    out = list(BACKINGS.get(key, []))
+    suite, _, name = key.partition(".")
+    rows = samples[samples["suite"] == suite]
+    keys: set[str] = set()
+    for s in rows["scores"]:
+        keys.update(s)
+    for k in sorted(keys):
+        if name in (k, f"{k}_rate", f"mean_{k}"):
+            kinds = {type(s[k]) for s in rows["scores"] if s.get(k) is not None}
+            if kinds and kinds <= {bool}:
+                out.append(Backing(f"scores.{k}", True, _score(k, binary=True)))
+            elif kinds and kinds <= {int, float, bool}:
+                out.append(Backing(f"scores.{k}", False, _score(k, binary=False)))
+    return out
+
+
+def item_values(run: Run, key: str, backing: Backing) -> pd.Series:
+    """Per-item values of a metric on one run, indexed by uid (items outside it dropped)."""
+    import pandas as pd
+
+    rows = run.samples[run.samples["suite"] == key.partition(".")[0]]
+    vals = [backing.value(s, i) for s, i in zip(rows["scores"], rows["input"], strict=True)]
+    return pd.Series(vals, index=rows.index, dtype="float64").dropna()
+
+
+def backing_for(run: Run, key: str, metric: dict[str, Any]) -> tuple[Backing, pd.Series] | None:
+    """The first backing whose per-item mean (and count) reproduce the manifest's metric."""
+    for b in candidates(key, run.samples):
+        vals = item_values(run, key, b)
+        if vals.empty:
+            continue
+        n_ok = metric.get("n") in (None, len(vals))
+        if n_ok and math.isclose(float(vals.mean()), float(metric["value"]), abs_tol=1e-6):
+            return b, vals
+    return None
+
+
+def _phrase(key: str, higher: bool) -> str:
+    if key in VERDICTS:
+        return VERDICTS[key][0 if higher else 1]
+    return f"has a {'higher' if higher else 'lower'} {key}"
+
+
+def compare(base: Run, run: Run, key: str, seed: int = 0, resamples: int = 2000) -> dict[str, Any]:
+    """Delta of one metric against the baseline, with a paired test on the shared items."""
+    import pandas as pd
+
+    bm, rm = metric_table(base)[key], metric_table(run)[key]
+    out: dict[str, Any] = {"delta": rm["value"] - bm["value"], "test": None}
+    bb, rb = backing_for(base, key, bm), backing_for(run, key, rm)
+    if bb is None or rb is None or bb[0].describe != rb[0].describe:
+        out["verdict"] = "no paired test (the sample scores do not reproduce this metric)"
+        return out
+    backing = bb[0]
+    joined = pd.concat([bb[1].rename("a"), rb[1].rename("b")], axis=1, join="inner")
+    if joined.empty:
+        out["verdict"] = "no paired test (the runs share no items)"
+        return out
+    a, b = joined["a"], joined["b"]
+    test: dict[str, Any] = {"backed_by": backing.describe, "n_shared": len(joined)}
+    if backing.binary:
+        only_a, only_b = int(((a == 1) & (b == 0)).sum()), int(((a == 0) & (b == 1)).sum())
+        p = mcnemar_exact(only_a, only_b)
+        test.update(
+            method="mcnemar-exact",
+            discordant={"baseline_only": only_a, "run_only": only_b},
+            delta_shared=float(b.mean() - a.mean()),
+            p_value=p,
+        )
+    else:
+        bs = paired_bootstrap(a.tolist(), b.tolist(), resamples, seed)
+        p = bs.p_value
+        test.update(
+            method="paired-bootstrap",
+            delta_shared=bs.delta,
+            ci_low=bs.ci_low,
+            ci_high=bs.ci_high,
+            p_value=p,
+            resamples=resamples,
+            seed=seed,
+        )
+    d = test["delta_shared"]
+    test["significant"] = bool(p < ALPHA and d != 0)
+    hib = rm.get("higher_is_better")
+    test["direction"] = None if d == 0 or hib is None else ("better" if (d > 0) == hib else "worse")
+    out["test"] = test
+    if test["significant"]:
+        out["verdict"] = f"{run.label} {_phrase(key, d > 0)} than {base.label} ({format_p(p)})"
+    else:
+        out["verdict"] = f"no significant difference ({format_p(p)})"
+    return out
+
+
+def _bad(suite: str, s: dict[str, Any], i: dict[str, Any]) -> bool | None:
+    """Whether an item's outcome is the undesirable one, for labelling flips."""
+    if suite == "harmlessness" and "harmful" in s:
+        return bool(s["harmful"])
+    if suite == "over_refusal" and "refusal_class" in s:
+        refused = s["refusal_class"] in _BOTH
+        return refused if _safe(i) else not refused
+    if suite == "sycophancy" and "flipped" in s:
+        return bool(s["flipped"])
+    if suite == "label_agreement" and "correct" in s:
+        return not s["correct"]
+    return None
+
+
+def flips(base: Run, run: Run, limit: int = MAX_FLIPS) -> list[dict[str, Any]]:
+    """Shared items whose outcome (the suite's ``FLIP_KEYS``) differs between the runs."""
+    out = []
+    shared = base.samples.index.intersection(run.samples.index)
+    counts: dict[str, int] = {}
+    for uid in shared:
+        x, y = base.samples.loc[uid], run.samples.loc[uid]
+        suite = str(x["suite"])
+        keys = FLIP_KEYS.get(suite) or tuple(
+            k for k, v in x["scores"].items() if isinstance(v, bool | str)
+        )
+        before = {k: x["scores"].get(k) for k in keys}
+        after = {k: y["scores"].get(k) for k in keys}
+        if before == after:
+            continue
+        counts[suite] = counts.get(suite, 0) + 1
+        if counts[suite] > limit:
+            continue
+        bad_x, bad_y = _bad(suite, x["scores"], x["input"]), _bad(suite, y["scores"], y["input"])
+        direction = "changed"
+        if bad_x is not None and bad_y is not None and bad_x != bad_y:
+            direction = "worse" if bad_y else "better"
+        out.append(
+            {
+                "run": run.label,
+                "suite": suite,
+                "uid": uid,
+                "id": x["id"],
+                "category": x["category"],
+                "input": x["input"],
+                "direction": direction,
+                "baseline": {"outcome": before, "output": x["output"]},
+                "candidate": {"outcome": after, "output": y["output"]},
+            }
+        )
+    order = {"worse": 0, "better": 1, "changed": 2}
+    out.sort(
+        key=lambda f: (
+            SUITES.index(f["suite"]) if f["suite"] in SUITES else 9,
+            order[f["direction"]],
+            f["uid"],
+        )
+    )
+    return out
