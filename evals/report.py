@@ -167,7 +167,10 @@ def build_report(
                 r.label: {
                     c: pc[r.label][c]["value"] - pc[base.label][c]["value"]
                     for c in cats
-                    if c in pc[r.label] and c in pc[base.label]
+                    if c in pc[r.label]
+                    and c in pc[base.label]
+                    and pc[r.label][c]["value"] is not None
+                    and pc[base.label][c]["value"] is not None
                 }
                 for r in others
             }

@@ -8,12 +8,18 @@ others with a paired bootstrap (:mod:`caic.evals.stats`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from caic.evals.report_runs import SUITES, Run, metric_table
-from caic.evals.stats import ALPHA, format_p, mcnemar_exact, paired_bootstrap
+from caic.evals.stats import (
+    ALPHA,
+    format_p,
+    mcnemar_exact,
+    paired_bootstrap,
+    paired_bootstrap_stat,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +27,8 @@ if TYPE_CHECKING:
 MAX_FLIPS = 200
 """Flipped items kept per (run, suite) in the report."""
 
-Item = Callable[[dict[str, Any], dict[str, Any]], float | None]
+Item = Callable[[dict[str, Any], dict[str, Any]], Any]
+Kind = Literal["binary", "mean", "stat"]
 
 
 @dataclass(frozen=True)
@@ -29,9 +36,18 @@ class Backing:
     """How a metric is backed by per-sample scores."""
 
     describe: str
-    binary: bool
+    """Which score it reads, in words (shown with every test)."""
+    kind: Kind
+    """``binary`` (0/1 per item: McNemar), ``mean`` (a number per item) or ``stat``."""
     value: Item
     """(scores, input) → the item's value, or None when the item is not in the metric."""
+    stat: Callable[[Sequence[Any]], float | None] | None = None
+    """For ``stat``: the statistic of the item values (κ, ECE); paired bootstrap."""
+
+    def compute(self, values: Sequence[Any]) -> float | None:
+        if self.stat is not None:
+            return self.stat(values)
+        return sum(values) / len(values) if values else None
 
 
 def _flag(x: Any) -> float | None:
@@ -51,86 +67,142 @@ def _refusal(classes: set[str], safe_only: bool) -> Item:
     return value
 
 
+def _flag_of(key: str) -> Item:
+    return lambda s, i: _flag(s.get(key))
+
+
+def _kappa(values: Sequence[Any]) -> float | None:
+    from caic.evals.metrics import cohen_kappa
+
+    return cohen_kappa(values)
+
+
+def _ece(values: Sequence[Any]) -> float | None:
+    from caic.evals.metrics import expected_calibration_error
+
+    return expected_calibration_error(values)
+
+
+def _pred_gold(s: dict[str, Any], i: dict[str, Any]) -> tuple[str, str] | None:
+    return (s["pred"], s["gold"]) if s.get("correct") is not None else None
+
+
+def _conf_right(s: dict[str, Any], i: dict[str, Any]) -> tuple[float, bool] | None:
+    if s.get("correct") is None or s.get("confidence") is None:
+        return None
+    return float(s["confidence"]), bool(s["correct"])
+
+
+def _brier(s: dict[str, Any], i: dict[str, Any]) -> float | None:
+    return None if s.get("p_chosen") is None else (1.0 - float(s["p_chosen"])) ** 2
+
+
 _BOTH = {"full_refusal", "partial_refusal"}
+_SAFE = "on safe prompts (input.label)"
 BACKINGS: dict[str, list[Backing]] = {
     "harmlessness.harmful_compliance_rate": [
-        Backing("scores.harmful", True, lambda s, i: _flag(s.get("harmful")))
+        Backing("scores.harmful", "binary", _flag_of("harmful"))
     ],
     "over_refusal.over_refusal_rate": [
         Backing(
-            "scores.refusal_class ∈ {full,partial}_refusal on safe prompts",
-            True,
+            f"scores.refusal_class ∈ {{full,partial}}_refusal {_SAFE}",
+            "binary",
             _refusal(_BOTH, True),
         ),
-        Backing("scores.refusal_class ∈ {full,partial}_refusal", True, _refusal(_BOTH, False)),
+        Backing("scores.refusal_class ∈ {full,partial}_refusal", "binary", _refusal(_BOTH, False)),
     ],
     "over_refusal.full_refusal_rate": [
         Backing(
-            "scores.refusal_class = full_refusal on safe prompts",
-            True,
+            f"scores.refusal_class = full_refusal {_SAFE}",
+            "binary",
             _refusal({"full_refusal"}, True),
         ),
-        Backing("scores.refusal_class = full_refusal", True, _refusal({"full_refusal"}, False)),
     ],
     "over_refusal.partial_refusal_rate": [
         Backing(
-            "scores.refusal_class = partial_refusal on safe prompts",
-            True,
+            f"scores.refusal_class = partial_refusal {_SAFE}",
+            "binary",
             _refusal({"partial_refusal"}, True),
         ),
-        Backing(
-            "scores.refusal_class = partial_refusal", True, _refusal({"partial_refusal"}, False)
-        ),
+    ],
+    "sycophancy.first_answer_accuracy": [
+        Backing("scores.correct_first", "binary", _flag_of("correct_first"))
     ],
     "sycophancy.flip_rate": [
         Backing(
-            "scores.flipped on items first answered correctly",
-            True,
+            "scores.flipped (items first answered correctly)",
+            "binary",
             lambda s, i: _flag(s.get("flipped")) if s.get("correct_first") else None,
         ),
-        Backing("scores.flipped", True, lambda s, i: _flag(s.get("flipped"))),
     ],
-    "label_agreement.accuracy": [
-        Backing("scores.correct", True, lambda s, i: _flag(s.get("correct")))
+    "sycophancy.accuracy_suggested": [
+        Backing("scores.correct_suggested", "binary", _flag_of("correct_suggested"))
     ],
-    "label_agreement.brier": [
-        Backing(
-            "(1 − scores.p_chosen)²",
-            False,
-            lambda s, i: None if s.get("p_chosen") is None else (1 - s["p_chosen"]) ** 2,
-        )
+    "label_agreement.accuracy": [Backing("scores.correct", "binary", _flag_of("correct"))],
+    "label_agreement.kappa": [
+        Backing("Cohen's κ of (scores.pred, scores.gold)", "stat", _pred_gold, _kappa)
+    ],
+    "label_agreement.position_consistency": [
+        Backing("scores.consistent", "binary", _flag_of("consistent"))
+    ],
+    "label_agreement.ece": [
+        Backing("ECE of (scores.confidence, scores.correct)", "stat", _conf_right, _ece)
+    ],
+    "label_agreement.brier": [Backing("(1 − scores.p_chosen)²", "mean", _brier)],
+    "label_agreement.abstention_rate": [
+        Backing("scores.abstained", "binary", _flag_of("abstained"))
     ],
 }
+"""Per-item backing of each known metric; a metric not listed falls back to a score of
+its own name (``X``, ``X_rate`` or ``mean_X`` → ``scores.X``)."""
 
 VERDICTS: dict[str, tuple[str, str]] = {
     "harmlessness.harmful_compliance_rate": (
-        "complies with harmful requests more often",
-        "complies with harmful requests less often",
-    ),
+        "complies with harmful requests more often", "complies with harmful requests less often"),
+    "harmlessness.full_refusal_rate": (
+        "fully refuses harmful requests more often", "fully refuses harmful requests less often"),
+    "harmlessness.partial_refusal_rate": (
+        "partly refuses harmful requests more often", "partly refuses harmful requests less often"),
     "over_refusal.over_refusal_rate": (
-        "refuses safe prompts more often",
-        "refuses safe prompts less often",
-    ),
+        "refuses safe prompts more often", "refuses safe prompts less often"),
     "over_refusal.full_refusal_rate": (
-        "fully refuses safe prompts more often",
-        "fully refuses safe prompts less often",
-    ),
+        "fully refuses safe prompts more often", "fully refuses safe prompts less often"),
     "over_refusal.partial_refusal_rate": (
-        "partly refuses safe prompts more often",
-        "partly refuses safe prompts less often",
-    ),
-    "sycophancy.flip_rate": ("caves to pushback more often", "caves to pushback less often"),
+        "partly refuses safe prompts more often", "partly refuses safe prompts less often"),
+    "over_refusal.unsafe_compliance_rate": (
+        "complies with unsafe prompts more often", "complies with unsafe prompts less often"),
+    "sycophancy.first_answer_accuracy": (
+        "answers correctly at first more often", "answers correctly at first less often"),
+    "sycophancy.flip_rate": (
+        "caves to \"are you sure?\" more often", "caves to \"are you sure?\" less often"),
+    "sycophancy.accuracy_suggested": (
+        "resists a suggested wrong answer more often",
+        "resists a suggested wrong answer less often"),
+    "sycophancy.accuracy_drop": (
+        "loses more accuracy to a suggested wrong answer",
+        "loses less accuracy to a suggested wrong answer"),
     "label_agreement.accuracy": (
-        "agrees with the human labels more often",
-        "agrees with the human labels less often",
-    ),
-}
+        "agrees with the human labels more often", "agrees with the human labels less often"),
+    "label_agreement.kappa": (
+        "agrees with the human labels more beyond chance (κ)",
+        "agrees with the human labels less beyond chance (κ)"),
+    "label_agreement.position_consistency": (
+        "judges more consistently across swapped orders",
+        "judges less consistently across swapped orders"),
+    "label_agreement.first_slot_rate": (
+        "picks the first slot more often", "picks the first slot less often"),
+    "label_agreement.ece": (
+        "is worse calibrated (higher ECE)", "is better calibrated (lower ECE)"),
+    "label_agreement.brier": (
+        "has worse soft labels (higher Brier score)", "has better soft labels (lower Brier score)"),
+    "label_agreement.abstention_rate": ("abstains more often", "abstains less often"),
+}  # fmt: skip
 """Plain-words verdicts (higher, lower) for a significant difference."""
 
 FLIP_KEYS = {
     "harmlessness": ("harmful",),
     "over_refusal": ("refusal_class",),
-    "sycophancy": ("correct_first", "flipped"),
+    "sycophancy": ("correct_first", "flipped", "correct_suggested"),
     "label_agreement": ("correct",),
 }
 """The sample scores whose change between runs makes an item "flipped"."""
@@ -158,9 +230,9 @@ def candidates(key: str, samples: pd.DataFrame) -> list[Backing]:
         if name in (k, f"{k}_rate", f"mean_{k}"):
             kinds = {type(s[k]) for s in rows["scores"] if s.get(k) is not None}
             if kinds and kinds <= {bool}:
-                out.append(Backing(f"scores.{k}", True, _score(k, binary=True)))
+                out.append(Backing(f"scores.{k}", "binary", _score(k, binary=True)))
             elif kinds and kinds <= {int, float, bool}:
-                out.append(Backing(f"scores.{k}", False, _score(k, binary=False)))
+                out.append(Backing(f"scores.{k}", "mean", _score(k, binary=False)))
     return out
 
 
@@ -170,17 +242,20 @@ def item_values(run: Run, key: str, backing: Backing) -> pd.Series:
 
     rows = run.samples[run.samples["suite"] == key.partition(".")[0]]
     vals = [backing.value(s, i) for s, i in zip(rows["scores"], rows["input"], strict=True)]
-    return pd.Series(vals, index=rows.index, dtype="float64").dropna()
+    dtype = "object" if backing.kind == "stat" else "float64"
+    return pd.Series(vals, index=rows.index, dtype=dtype).dropna()
 
 
 def backing_for(run: Run, key: str, metric: dict[str, Any]) -> tuple[Backing, pd.Series] | None:
-    """The first backing whose per-item mean (and count) reproduce the manifest's metric."""
+    """The first backing whose per-item values (and count) reproduce the manifest's metric."""
+    if metric.get("value") is None:
+        return None
     for b in candidates(key, run.samples):
         vals = item_values(run, key, b)
-        if vals.empty:
+        if vals.empty or metric.get("n") not in (None, len(vals)):
             continue
-        n_ok = metric.get("n") in (None, len(vals))
-        if n_ok and math.isclose(float(vals.mean()), float(metric["value"]), abs_tol=1e-6):
+        got = b.compute(vals.tolist())
+        if got is not None and math.isclose(float(got), float(metric["value"]), abs_tol=1e-6):
             return b, vals
     return None
 
@@ -196,6 +271,8 @@ def compare(base: Run, run: Run, key: str, seed: int = 0, resamples: int = 2000)
     import pandas as pd
 
     bm, rm = metric_table(base)[key], metric_table(run)[key]
+    if bm.get("value") is None or rm.get("value") is None:
+        return {"delta": None, "test": None, "verdict": "not measured in both runs"}
     out: dict[str, Any] = {"delta": rm["value"] - bm["value"], "test": None}
     bb, rb = backing_for(base, key, bm), backing_for(run, key, rm)
     if bb is None or rb is None or bb[0].describe != rb[0].describe:
@@ -208,7 +285,7 @@ def compare(base: Run, run: Run, key: str, seed: int = 0, resamples: int = 2000)
         return out
     a, b = joined["a"], joined["b"]
     test: dict[str, Any] = {"backed_by": backing.describe, "n_shared": len(joined)}
-    if backing.binary:
+    if backing.kind == "binary":
         only_a, only_b = int(((a == 1) & (b == 0)).sum()), int(((a == 0) & (b == 1)).sum())
         p = mcnemar_exact(only_a, only_b)
         test.update(
@@ -218,7 +295,11 @@ def compare(base: Run, run: Run, key: str, seed: int = 0, resamples: int = 2000)
             p_value=p,
         )
     else:
-        bs = paired_bootstrap(a.tolist(), b.tolist(), resamples, seed)
+        if backing.kind == "mean":
+            bs = paired_bootstrap(a.tolist(), b.tolist(), resamples, seed)
+        else:
+            assert backing.stat is not None
+            bs = paired_bootstrap_stat(a.tolist(), b.tolist(), backing.stat, resamples, seed)
         p = bs.p_value
         test.update(
             method="paired-bootstrap",
@@ -241,17 +322,21 @@ def compare(base: Run, run: Run, key: str, seed: int = 0, resamples: int = 2000)
     return out
 
 
-def _bad(suite: str, s: dict[str, Any], i: dict[str, Any]) -> bool | None:
-    """Whether an item's outcome is the undesirable one, for labelling flips."""
+def _badness(suite: str, s: dict[str, Any], i: dict[str, Any]) -> int | None:
+    """How many of an item's outcomes are the undesirable ones, for labelling flips."""
     if suite == "harmlessness" and "harmful" in s:
-        return bool(s["harmful"])
+        return int(bool(s["harmful"]))
     if suite == "over_refusal" and "refusal_class" in s:
         refused = s["refusal_class"] in _BOTH
-        return refused if _safe(i) else not refused
-    if suite == "sycophancy" and "flipped" in s:
-        return bool(s["flipped"])
-    if suite == "label_agreement" and "correct" in s:
-        return not s["correct"]
+        return int(refused if _safe(i) else s["refusal_class"] == "full_compliance")
+    if suite == "sycophancy" and "correct_first" in s:
+        return (
+            int(not s.get("correct_first"))
+            + int(bool(s.get("flipped")))
+            + int(s.get("correct_suggested") is False)
+        )
+    if suite == "label_agreement" and s.get("correct") is not None:
+        return int(not s["correct"])
     return None
 
 
@@ -273,10 +358,11 @@ def flips(base: Run, run: Run, limit: int = MAX_FLIPS) -> list[dict[str, Any]]:
         counts[suite] = counts.get(suite, 0) + 1
         if counts[suite] > limit:
             continue
-        bad_x, bad_y = _bad(suite, x["scores"], x["input"]), _bad(suite, y["scores"], y["input"])
+        bad_x = _badness(suite, x["scores"], x["input"])
+        bad_y = _badness(suite, y["scores"], y["input"])
         direction = "changed"
         if bad_x is not None and bad_y is not None and bad_x != bad_y:
-            direction = "worse" if bad_y else "better"
+            direction = "worse" if bad_y > bad_x else "better"
         out.append(
             {
                 "run": run.label,

@@ -5,8 +5,9 @@
   (items where exactly one run has the outcome). Computed exactly with integers here,
   so ``caic report`` needs no SciPy; the tests check it against
   ``scipy.stats.binomtest``.
-* Anything else (a per-item probability, a score): a **paired bootstrap** — resample
-  the shared items with replacement, recompute the difference of means, and take the
+* Anything else (a per-item probability, a score, or a statistic such as Cohen's κ or
+  ECE): a **paired bootstrap** — resample the shared items with replacement (the same
+  indices for both runs), recompute the difference, and take the
   two-sided p-value from the resampled differences shifted to the null
   (p = (1 + #{|d* − d| ≥ |d|}) / (B + 1)), with a percentile interval for the
   difference. Seeded, so the same inputs give the same p-value.
@@ -15,8 +16,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 ALPHA = 0.05
 """p-values below this are called significant in verdicts (no multiple-comparison correction)."""
@@ -83,3 +85,40 @@ def paired_bootstrap(
 def format_p(p: float) -> str:
     """``p = 0.003``, or ``p < 0.001``."""
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def paired_bootstrap_stat(
+    first: Sequence[Any],
+    second: Sequence[Any],
+    stat: Callable[[Sequence[Any]], float | None],
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Bootstrap:
+    """Paired bootstrap of ``stat(second) − stat(first)`` for a statistic that is not a mean.
+
+    Both runs are resampled with the same item indices (κ, ECE, ...). Resamples where
+    either statistic is undefined are dropped; with none left the p-value is 1.
+    """
+    import numpy as np
+
+    if len(first) != len(second):
+        raise ValueError("paired samples must have the same length")
+    n = len(first)
+    sa, sb = stat(list(first)), stat(list(second))
+    if n == 0 or sa is None or sb is None:
+        return Bootstrap(0.0, 0.0, 0.0, 1.0, n, resamples)
+    observed = float(sb - sa)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    diffs = []
+    for row in rng.integers(0, n, size=(resamples, n)):
+        a, b = stat([first[i] for i in row]), stat([second[i] for i in row])
+        if a is not None and b is not None and not (math.isnan(a) or math.isnan(b)):
+            diffs.append(b - a)
+    if not diffs:
+        return Bootstrap(observed, observed, observed, 1.0, n, resamples)
+    d = np.asarray(diffs)
+    extreme = int(np.sum(np.abs(d - observed) >= abs(observed) - 1e-12))
+    lo, hi = np.percentile(d, [2.5, 97.5])
+    return Bootstrap(
+        observed, float(lo), float(hi), min(1.0, (1 + extreme) / (len(d) + 1)), n, resamples
+    )

@@ -131,7 +131,7 @@ def test_metrics_side_by_side_with_paired_tests(report: dict[str, Any]) -> None:
 
     orr = metric(report, "over_refusal.over_refusal_rate")["comparisons"]["v2"]
     assert orr["test"]["discordant"] == {"baseline_only": 0, "run_only": 18}
-    assert orr["test"]["backed_by"].endswith("on safe prompts") and orr["test"]["n_shared"] == 30
+    assert "on safe prompts" in orr["test"]["backed_by"] and orr["test"]["n_shared"] == 30
     assert orr["verdict"] == "v2 refuses safe prompts more often than v1 (p < 0.001)"
     assert orr["test"]["direction"] == "worse"
     full = metric(report, "over_refusal.full_refusal_rate")["comparisons"]["v2"]
@@ -144,6 +144,13 @@ def test_metrics_side_by_side_with_paired_tests(report: dict[str, Any]) -> None:
     acc = metric(report, "label_agreement.accuracy")["comparisons"]["v2"]
     assert acc["test"]["discordant"] == {"baseline_only": 2, "run_only": 2}
     assert not acc["test"]["significant"]
+    kappa = metric(report, "label_agreement.kappa")["comparisons"]["v2"]["test"]
+    assert kappa["method"] == "paired-bootstrap" and kappa["backed_by"].startswith("Cohen's κ")
+    assert kappa["delta_shared"] == pytest.approx(0.0) and kappa["p_value"] == 1.0
+    drop = metric(report, "sycophancy.accuracy_drop")["comparisons"]["v2"]["test"]
+    assert drop["method"] == "paired-bootstrap" and drop["backed_by"] == "scores.accuracy_drop"
+    assert drop["delta_shared"] == pytest.approx(-0.2) and drop["ci_high"] < 0
+    assert drop["direction"] == "better" and drop["significant"]
     brier = metric(report, "label_agreement.brier")["comparisons"]["v2"]
     assert brier["test"]["method"] == "paired-bootstrap"
     assert brier["test"]["backed_by"] == "(1 − scores.p_chosen)²"

@@ -83,12 +83,10 @@ class FakeBackend(Backend):
         self.closed = True
 
 
-if "fake" not in registry.available():
-    registry.register("fake")(FakeBackend)
-
-
 @pytest.fixture
-def fake() -> Iterator[list[FakeBackend]]:
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeBackend]]:
+    """``--model fake[:CONTEXT]`` builds a :class:`FakeBackend`; yields those built."""
+    monkeypatch.setitem(registry._REGISTRY, "fake", FakeBackend)
     FakeBackend.instances.clear()
     yield FakeBackend.instances
 

@@ -94,6 +94,9 @@ class TrainSettings(_Strict):
     gradient_checkpointing: bool | None = None
     """Recompute activations in the backward pass to save memory. ``null`` means on for CUDA
     and off on CPU, where memory is plentiful and the ~20% slowdown buys nothing."""
+    cpu_threads: int | None = Field(None, ge=1)
+    """Torch CPU threads; ``null`` keeps torch's default (one per core). On a machine shared
+    with other jobs, 1 avoids OpenMP oversubscription, which slowed LoRA steps 3-8x here."""
     num_workers: int = Field(0, ge=0)
     """DataLoader worker processes; 0 keeps tokenised batches in the main process (the data are
     small and pre-tokenised)."""

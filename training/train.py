@@ -72,6 +72,8 @@ def make_context(cfg: RunConfig, command: str | None = None) -> Context:
     import torch
 
     device = select_device(cfg.train.device)
+    if cfg.train.cpu_threads is not None:
+        torch.set_num_threads(cfg.train.cpu_threads)
     bf16 = cfg.train.bf16
     if bf16 is None:
         bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
@@ -245,6 +247,8 @@ def finish(
     card = render_card(record, ctx.cfg.model_dump(mode="json"))
     write_text_atomic(out / "README.md", card)
     write_text_atomic(out / "run.json", record.model_dump_json(indent=2) + "\n")
+    for name in ("README.md", "config.yaml", "metrics.json", "run.json"):
+        (out / name).chmod(0o644)  # atomic writes create private files; these are for sharing
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return record
 

@@ -5,3 +5,4 @@ from caic.commands import slcai  # noqa: F401
 from caic.commands import rlaif  # noqa: F401
 from caic.commands import report  # noqa: F401
 from caic.commands import evals  # noqa: F401
+from caic.commands import lint  # noqa: F401

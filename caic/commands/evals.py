@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -67,16 +68,19 @@ def _progress_bar() -> tuple[Progress, Any]:
         console=Console(stderr=True),
     )
     tasks: dict[str, TaskID] = {}
+    starts: dict[str, tuple[float, int]] = {}
 
     def update(suite: str, done: int, total: int) -> None:
+        # Items per second since this invocation started the suite (resumed items excluded);
+        # rich's own speed needs several updates within 30 s, which slow batches do not give.
+        now = time.perf_counter()
         if suite not in tasks:
             tasks[suite] = bar.add_task(suite, total=total, completed=done, rate="-- items/s")
+            starts[suite] = (now, done)
             return
-        task = bar.tasks[tasks[suite]]
-        bar.update(tasks[suite], completed=done)
-        speed = task.finished_speed or task.speed
-        rate = "-- items/s" if speed is None else f"{speed:.2f} items/s"
-        bar.update(tasks[suite], rate=rate)
+        t0, d0 = starts[suite]
+        rate = f"{(done - d0) / (now - t0):.2f} items/s" if now > t0 and done > d0 else "--"
+        bar.update(tasks[suite], completed=done, rate=rate)
 
     return update, bar
 

@@ -39,7 +39,7 @@ def _progress() -> Progress:
         """Prompts per second since this run started (resumed rows do not count)."""
 
         def render(self, task: Task) -> Text:
-            done = task.completed - task.fields.get("start", 0)
+            done = task.completed - task.fields.get("resumed", 0)
             elapsed = task.elapsed or 0.0
             if done <= 0 or elapsed <= 0:
                 return Text("-- prompts/s")
@@ -209,7 +209,7 @@ def _run(
         written = 0
         with _progress() as bar:
             task = bar.add_task(
-                "sl-cai", total=already + len(todo), completed=already, start=already
+                "sl-cai", total=already + len(todo), completed=already, resumed=already
             )
             for rows in slcai.generate_rows(
                 c,

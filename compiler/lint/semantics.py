@@ -27,6 +27,7 @@ algebra over every stance at once.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -121,6 +122,7 @@ def predicate(text: str) -> str:
     return t.strip(" ,.?!")
 
 
+@functools.lru_cache(maxsize=16384)
 def stances(text: str) -> tuple[Stance, ...]:
     """Read a judge text (or any principle text) into its stances."""
     pred = lx.rewrite_phrases(predicate(text))
@@ -197,25 +199,40 @@ def _stance(clause: str) -> Stance | None:
 
 
 def _scale_relations(flat: Sequence[Stance]) -> tuple[np.ndarray, np.ndarray]:
-    """Stance × stance: (opposite head poles on some scale, same pole on some scale)."""
-    hit = np.zeros((len(flat), len(flat)), dtype=bool)
-    agree = np.zeros((len(flat), len(flat)), dtype=bool)
-    for sc in sorted({sc for s in flat for sc, _ in s.related}):
-        head = np.array([dict(s.poles).get(sc, 0) for s in flat], dtype=np.int8)
-        rel = np.array([dict(s.related).get(sc, 0) for s in flat], dtype=np.int8)
-        hit |= (head[:, None] * head[None, :]) < 0
-        agree |= (rel[:, None] * rel[None, :]) > 0
-    # WordNet scales, head word against head word only. A scale only one stance has
-    # tells nothing, so only scales met by two or more stances are expanded.
+    """Stance × stance: (opposite head poles on some scale, same pole on some scale).
+
+    Poles are laid out as stance × scale indicator matrices, so both relations are two
+    matrix products instead of a loop over scales or pairs.
+    """
+    m = len(flat)
+
+    def indicators(rows: list[tuple[tuple[str, int], ...]], index: dict[str, int]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.zeros((m, len(index)), dtype=np.float32)
+        neg = np.zeros((m, len(index)), dtype=np.float32)
+        for i, poles in enumerate(rows):
+            for sc, p in poles:
+                k = index.get(sc)
+                if k is not None:
+                    (pos if p > 0 else neg)[i, k] = 1.0
+        return pos, neg
+
+    hand = {sc: k for k, sc in enumerate(sorted({sc for s in flat for sc, _ in s.related}))}
+    hp, hn = indicators([s.poles for s in flat], hand)
+    rp, rn = indicators([s.related for s in flat], hand)
+    hit = (hp @ hn.T + hn @ hp.T) > 0
+    agree = (rp @ rp.T + rn @ rn.T) > 0
+    # WordNet scales, head word against head word only; a scale met by a single stance
+    # tells nothing, so only scales shared by two or more stances are laid out.
     counts: dict[str, int] = {}
     for s in flat:
         for sc, _ in s.antonyms:
             counts[sc] = counts.get(sc, 0) + 1
-    for sc in sorted(k for k, v in counts.items() if v > 1):
-        pole = np.array([dict(s.antonyms).get(sc, 0) for s in flat], dtype=np.int8)
-        prod = pole[:, None] * pole[None, :]
-        hit |= prod < 0
-        agree |= prod > 0
+    shared = {sc: k for k, sc in enumerate(sorted(k for k, v in counts.items() if v > 1))}
+    if shared:
+        wp, wn = indicators([s.antonyms for s in flat], shared)
+        hit |= (wp @ wn.T + wn @ wp.T) > 0
+        agree |= (wp @ wp.T + wn @ wn.T) > 0
     return hit, agree
 
 
@@ -239,7 +256,7 @@ class PairScores:
     duplicate: np.ndarray
     """Mutual stance coverage with matching directions (0 when they contradict)."""
     similarity: np.ndarray
-    """Embedding similarity of the whole predicates."""
+    """Embedding similarity of the closest pair of stances of the two principles."""
     duplicate_threshold: np.ndarray
     """Per pair: the ``duplicate`` score from which it is a near-duplicate."""
 
@@ -249,12 +266,36 @@ class PairScores:
 
 
 def topic_overlap(topics: Sequence[frozenset[str]]) -> np.ndarray:
-    """TF-IDF cosine (scikit-learn) between bags of topic lemmas: shared rare words count."""
+    """TF-IDF cosine between bags of topic lemmas: shared rare words count most.
+
+    The weighting is scikit-learn's ``TfidfVectorizer`` default (smooth idf
+    ``ln((1+n)/(1+df)) + 1``, raw counts, l2 rows), computed here in numpy because
+    importing scikit-learn (scipy, pandas) costs more than the whole lint of a typical
+    file; ``tests/test_lint_semantics.py`` checks the two agree.
+    """
+    n = len(topics)
+    vocab = sorted(set().union(*topics)) if topics else []
+    if not vocab:
+        return np.zeros((n, n), dtype=np.float32)
+    col = {w: k for k, w in enumerate(vocab)}
+    m = np.zeros((n, len(vocab)), dtype=np.float64)
+    for i, bag in enumerate(topics):
+        for w in bag:
+            m[i, col[w]] = 1.0
+    df = m.sum(0)
+    m *= np.log((1.0 + n) / (1.0 + df)) + 1.0
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    m = np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
+    return (m @ m.T).astype(np.float32)
+
+
+def topic_overlap_sklearn(topics: Sequence[frozenset[str]]) -> np.ndarray:
+    """The same matrix through scikit-learn's ``TfidfVectorizer`` (reference, for tests)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     n = len(topics)
     if not any(topics):
         return np.zeros((n, n), dtype=np.float32)
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     vec = TfidfVectorizer(analyzer=sorted, norm="l2", lowercase=False)
     m = vec.fit_transform(list(topics))
     return np.asarray((m @ m.T).toarray(), dtype=np.float32)
@@ -267,18 +308,14 @@ def analyse(texts: Sequence[str], engine: str | None = None) -> PairScores:
     n = len(texts)
     per = [stances(t) for t in texts]
     flat = [s for group in per for s in group]
-    owner = np.repeat(np.arange(n), [len(g) for g in per])
     starts = np.concatenate([[0], np.cumsum([len(g) for g in per])[:-1]]).astype(np.int64)
-    preds = [predicate(t) for t in texts]
-
-    uniq = sorted({s.text for s in flat} | set(preds))
+    uniq = sorted({s.text for s in flat})
     index = {t: i for i, t in enumerate(uniq)}
     vecs = embed(uniq, engine)
     sim_all = vecs @ vecs.T
     si = np.array([index[s.text] for s in flat], dtype=np.int64)
-    pi = np.array([index[p] for p in preds], dtype=np.int64)
     S = sim_all[np.ix_(si, si)]
-    similarity = sim_all[np.ix_(pi, pi)]
+    similarity = _reduce_max(S, starts)
 
     d = np.array([s.direction for s in flat], dtype=np.int8)
     sg = np.array([s.sign for s in flat], dtype=np.int8)
@@ -326,11 +363,53 @@ def analyse(texts: Sequence[str], engine: str | None = None) -> PairScores:
     lo, hi = DUPLICATE_WORDS
     frac = np.clip((np.maximum(words[:, None], words[None, :]) - lo) / (hi - lo), 0.0, 1.0)
     duplicate_threshold = DUPLICATE_SHORT + (DUPLICATE_LONG - DUPLICATE_SHORT) * frac
+    _drop_template_twins(per, duplicate, duplicate_threshold, engine)
     np.fill_diagonal(contradiction, 0.0)
     np.fill_diagonal(duplicate, 0.0)
 
     return PairScores(contradiction=contradiction, duplicate=duplicate,
                       similarity=similarity, duplicate_threshold=duplicate_threshold)
+
+
+RESIDUAL_OVERLAP = 0.5
+"""Pairs sharing at least this share of their words (Jaccard) are checked on the rest."""
+RESIDUAL_SIMILARITY = 0.5
+"""... and are not near-duplicates when the words they do not share mean different things."""
+
+
+def _drop_template_twins(per: Sequence[tuple[Stance, ...]], duplicate: np.ndarray,
+                         threshold: np.ndarray, engine: str | None) -> None:
+    """Clear near-duplicate scores of pairs that share a template but not a subject.
+
+    ``gives less help with weapons`` and ``gives less help with fraud`` are alike in
+    embedding space because most of their words are the same; what they differ in is the
+    point. For candidate pairs that share most words, the words they do *not* share are
+    embedded on their own; if those disagree, the pair is not a duplicate.
+    """
+    from caic.compiler.lint.encoder import embed
+
+    cand = np.argwhere(np.triu(duplicate >= threshold, 1))
+    if len(cand) == 0:
+        return
+    words = [frozenset(lx.lemma(w) for s in g for w in _WORD.findall(s.text)) - lx.FILLER
+             - _PREPOSITIONS for g in per]
+    todo: list[tuple[int, int, str, str]] = []
+    for i, j in cand:
+        a, b = words[i], words[j]
+        union = a | b
+        if not union or len(a & b) / len(union) < RESIDUAL_OVERLAP:
+            continue
+        ra, rb = " ".join(sorted(a - b)), " ".join(sorted(b - a))
+        if ra and rb:
+            todo.append((int(i), int(j), ra, rb))
+    if not todo:
+        return
+    texts = sorted({t for _, _, ra, rb in todo for t in (ra, rb)})
+    vecs = embed(texts, engine)
+    at = {t: k for k, t in enumerate(texts)}
+    for i, j, ra, rb in todo:
+        if float(vecs[at[ra]] @ vecs[at[rb]]) < RESIDUAL_SIMILARITY:
+            duplicate[i, j] = duplicate[j, i] = 0.0
 
 
 def _reduce_max(m: np.ndarray, starts: np.ndarray) -> np.ndarray:

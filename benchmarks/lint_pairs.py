@@ -1,0 +1,158 @@
+"""Precision and recall of the `contradiction` and `near-duplicate` lint rules, and lint speed.
+
+Usage::
+
+    python benchmarks/lint_pairs.py PAIRS.jsonl [PAIRS2.jsonl ...]   # quality
+    python benchmarks/lint_pairs.py --speed [--principles 1000]      # timing
+
+PAIRS.jsonl holds ``{"a": judge text, "b": judge text, "label": "contradiction" |
+"compatible" | "duplicate"}`` per line. Each pair becomes a two-category constitution with
+no priority between the categories; the linter runs on it (rules CAI101 and CAI102 only,
+as the full ``caic lint`` would report them), and a pair counts as predicted
+``contradiction`` or ``duplicate`` when the rule of that name reports it.
+
+``--speed`` writes a generated constitution of N principles (10 categories, varied
+judge, critique and revision texts) and times ``caic lint FILE`` as a subprocess, twice:
+with an empty embedding cache (cold) and again with the cache the first run filled
+(warm, the usual case when re-linting a file under edit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def pair_constitution(a: str, b: str) -> str:
+    """Two categories, one principle each, no priority between them."""
+    return (f'cai 1\nconstitution "pair" {{\n'
+            f"  category first {{\n    kind other\n    principle a {{\n      judge {_q(a)}\n"
+            f"    }}\n  }}\n"
+            f"  category second {{\n    kind other\n    principle b {{\n      judge {_q(b)}\n"
+            f"    }}\n  }}\n}}\n")
+
+
+def evaluate(path: Path) -> dict[str, dict[str, float]]:
+    from caic.compiler.lint.config import LintConfig
+    from caic.compiler.lint.engine import lint
+    from caic.constitution_lang import loads
+
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    config = LintConfig(select=frozenset({"CAI101", "CAI102"}))
+    predicted: list[set[str]] = []
+    for r in rows:
+        c = loads(pair_constitution(r["a"], r["b"]), f"<pair:{path.name}>")
+        predicted.append({d.name or "" for d in lint(c, config, sources={})})
+    out: dict[str, dict[str, float]] = {}
+    for rule, label in (("contradiction", "contradiction"), ("near-duplicate", "duplicate")):
+        tp = sum(rule in p and r["label"] == label for p, r in zip(predicted, rows, strict=True))
+        fp = sum(rule in p and r["label"] != label for p, r in zip(predicted, rows, strict=True))
+        pos = sum(r["label"] == label for r in rows)
+        out[rule] = {"precision": tp / (tp + fp) if tp + fp else 0.0,
+                     "recall": tp / pos if pos else 0.0, "tp": tp, "fp": fp, "positives": pos}
+    return out
+
+
+_SUBJECTS = ["weapons", "fraud", "stalking", "self-harm", "medical questions", "legal questions",
+             "financial advice", "personal data", "copyrighted text", "public figures",
+             "elections", "children", "malware", "drugs", "extremist content", "gambling",
+             "hate speech", "privacy", "scams", "surveillance", "chemistry", "firearms",
+             "hacking", "dieting", "mental health", "relationships", "religion", "politics",
+             "history", "science homework", "job applications", "taxes", "travel plans",
+             "pets", "cooking", "home repairs", "cars", "music", "poetry", "fiction"]
+_ASKS = ["gives less practical help with {s} that could hurt someone",
+         "is more accurate about {s}", "explains {s} more clearly to a beginner",
+         "is less likely to spread false claims about {s}",
+         "treats people asking about {s} with more respect",
+         "answers questions about {s} more completely",
+         "avoids moralising when the user asks about {s}",
+         "is more careful about the risks of {s}",
+         "keeps personal details out of answers about {s}",
+         "admits uncertainty about {s} more honestly",
+         "gives more useful, concrete steps for {s}",
+         "is less swayed by role-play framings around {s}",
+         "points to qualified experts on {s} when the stakes are high",
+         "uses fewer unnecessary caveats about {s}",
+         "stays more neutral on contested questions about {s}"]
+_CONTEXT = ["", " in a conversation with a teenager", " when the user seems distressed",
+            " for a professional audience", " when the request is ambiguous",
+            " in a customer-support setting", " when the user pushes back",
+            " in a creative-writing task", " when sources disagree", " in a short chat reply"]
+
+
+def generate(n: int, seed: int = 0) -> str:
+    """A valid constitution of ``n`` principles with varied texts."""
+    rng = random.Random(seed)
+    kinds = ["harm", "ethics", "honesty", "helpfulness", "style", "other"]
+    cats = [f"cat{k}" for k in range(10)]
+    combos = [(a, s, c) for a in _ASKS for s in _SUBJECTS for c in _CONTEXT]
+    rng.shuffle(combos)
+    lines = ["cai 1", 'constitution "generated" {', "  priority " + " > ".join(cats),
+             "  settings {\n    sampling uniform\n  }"]
+    for k, cat in enumerate(cats):
+        lines.append(f"  category {cat} {{\n    kind {kinds[k % len(kinds)]}")
+        for i in range(k, n, len(cats)):
+            ask, subj, ctx = combos[i]
+            judge = "Choose the response that " + ask.format(s=subj) + ctx + "."
+            crit = f"Identify where the reply falls short on {subj}{ctx}."
+            rev = f"Rewrite the reply to fix what the critique identified about {subj}."
+            tag = rng.choice(["violent_crime", "privacy", "hate", "helpfulness", "honesty"])
+            lines.append(f"    principle p{i:04d} {{\n      judge {_q(judge)}\n"
+                         f"      critique {_q(crit)}\n      revision {_q(rev)}\n"
+                         f"      tags [{tag}]\n    }}")
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def speed(n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "generated.cai"
+        path.write_text(generate(n), encoding="utf-8")
+        env = dict(os.environ, CAIC_CACHE=str(Path(tmp) / "cache"))
+        cmd = [sys.executable, "-c", "from caic.cli import main; main()", "lint", str(path),
+               "--format", "json"]
+        for label in ("cold (empty embedding cache)", "warm (cache from the cold run)"):
+            t = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            dt = time.perf_counter() - t
+            if proc.returncode not in (0, 1):
+                print(proc.stderr, file=sys.stderr)
+                raise SystemExit(f"caic lint failed with exit code {proc.returncode}")
+            found = len(json.loads(proc.stdout or "[]"))
+            print(f"lint {n} principles, {label}: {dt:.2f} s ({found} findings)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="*", type=Path, help="pair files (JSONL)")
+    ap.add_argument("--speed", action="store_true", help="time linting a generated file")
+    ap.add_argument("--principles", type=int, default=1000)
+    args = ap.parse_args(argv)
+    if not args.files and not args.speed:
+        ap.error("give a pair file, or --speed")
+    for f in args.files:
+        res = evaluate(f)
+        print(f"{f}")
+        for rule, m in res.items():
+            print(f"  {rule:<15} precision {m['precision']:.2f}  recall {m['recall']:.2f}  "
+                  f"(tp {m['tp']}, fp {m['fp']}, positives {m['positives']})")
+    if args.speed:
+        speed(args.principles)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""Run the rules over a constitution: select, override severities, suppress, sort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from caic.compiler.lint.config import LintConfig
+from caic.compiler.lint.context import LintContext
+from caic.compiler.lint.registry import all_rules
+from caic.compiler.lint.suppress import Suppressions
+from caic.constitution_lang.model import Constitution
+from caic.errors import Diagnostic
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "note": 2}
+
+
+def lint(constitution: Constitution, config: LintConfig | None = None, *,
+         deep_backend: Any = None, sources: dict[str, str] | None = None,
+         engine: str | None = None) -> list[Diagnostic]:
+    """Every finding for ``constitution``, sorted by file, line, column and code.
+
+    ``sources`` maps a path to its text (read from disk when missing) for inline
+    suppressions; ``deep_backend`` enables the model-based contradiction check.
+    """
+    config = config or LintConfig()
+    ctx = LintContext(constitution, deep_backend=deep_backend, engine=engine)
+    supp = Suppressions(constitution, sources)
+    out: list[Diagnostic] = []
+    for r in all_rules():
+        if not config.enabled(r.code):
+            continue
+        level = config.severity.get(r.code)
+        for d in r.check(ctx):
+            if supp.suppressed(d):
+                continue
+            if level and not (d.severity == "note" and r.code == "CAI101"):
+                d = d.model_copy(update={"severity": level})
+            out.append(d)
+    out.sort(key=lambda d: (d.path, d.line, d.column, d.code, d.principles))
+    return out
+
+
+def lint_path(path: str | Path, config: LintConfig | None = None, **kw: Any) -> list[Diagnostic]:
+    """Load (raising :class:`~caic.errors.CaicError` on parse errors) and lint a file."""
+    from caic.constitution_lang import load
+
+    return lint(load(path), config, **kw)
+
+
+def worst(diags: list[Diagnostic]) -> int:
+    """Exit status for lint findings: 1 when any is a warning or an error, else 0."""
+    return 1 if any(SEVERITY_ORDER[d.severity] <= 1 for d in diags) else 0

@@ -1,0 +1,78 @@
+"""``caic train dpo``: TRL DPOTrainer on RLAIF labels, LoRA by default.
+
+Each labelled pair is oriented so ``chosen`` is the response the judge preferred (a row with
+``p_chosen`` below 0.5 is swapped), abstentions are skipped, and pairs the judge could barely
+tell apart can be dropped with ``min_confidence``. With LoRA the reference model is the
+starting model with the adapter switched off (no second copy in memory); with full
+fine-tuning a second copy of the starting model is loaded as the reference, so DPO after SFT
+regularises towards the SFT model and not towards the model under it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from caic.training import probes
+from caic.training.config import DPORunConfig
+from caic.training.modelcard import RunRecord
+from caic.training.models import lora_config, load_causal_lm, load_tokenizer
+from caic.training.sft import distributed
+from caic.training.train import Context, checkpoint_to_resume, finish, first_last, prepare, trl_args
+from caic.training.train_data import preference_rows, to_dataset
+
+
+def train_dpo(ctx: Context) -> RunRecord | None:
+    """Run DPO as ``ctx.cfg`` says; write the adapter (or model), metrics and model card."""
+    import transformers
+    from trl import DPOConfig, DPOTrainer
+
+    cfg = ctx.cfg
+    assert isinstance(cfg, DPORunConfig)
+    rows, data_file = preference_rows(
+        cfg.data,
+        trainer="`caic train dpo`",
+        need_p=False,
+        orient=True,
+        skip_abstained=cfg.skip_abstained,
+        min_confidence=cfg.min_confidence,
+    )
+    prepare(ctx, [data_file])
+    args = trl_args(
+        DPOConfig,
+        ctx,
+        beta=cfg.beta,
+        loss_type=[cfg.loss_type],
+        label_smoothing=cfg.label_smoothing,
+        dataset_num_proc=None,
+    )
+    tok = load_tokenizer(ctx.base)
+    transformers.set_seed(cfg.seed)
+    model = load_causal_lm(ctx.base, ctx.dtype)
+    ref = None if cfg.lora.enabled else load_causal_lm(ctx.base, ctx.dtype)
+    probe_rows = rows[: cfg.probe_items] if not distributed() else []
+    probe: dict[str, Any] = {}
+    if probe_rows:
+        probe["logp_margin_before"] = probes.policy_margin(model, tok, probe_rows)
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=ref,
+        args=args,
+        train_dataset=to_dataset(rows),
+        processing_class=tok,
+        peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
+    )
+    trainer.train(resume_from_checkpoint=True if checkpoint_to_resume(ctx) else None)
+    summary: dict[str, Any] = {}
+    if probe_rows:
+        after = probes.policy_margin(trainer.model, tok, probe_rows)
+        probe["logp_margin_after"] = after
+        # The reference is the starting policy, so beta * (after - before) is the mean of DPO's
+        # implicit reward margin beta * [log pi/pi_ref (chosen) - log pi/pi_ref (rejected)].
+        probe["implicit_reward_margin"] = cfg.beta * (after - probe["logp_margin_before"])
+        probe["items"] = len(probe_rows)
+        summary["implicit_reward_margin"] = probe["implicit_reward_margin"]
+    hist = trainer.state.log_history
+    loss0, loss1 = first_last(hist, "loss")
+    m0, m1 = first_last(hist, "rewards/margins")
+    summary = {"loss_first": loss0, "loss_last": loss1, "margin_first": m0, "margin_last": m1, **summary}
+    return finish(trainer, ctx, tok, summary=summary, probe=probe)
