@@ -181,14 +181,132 @@ else:
         row("vllm", "failed", f"{type(e).__name__}: {str(e).splitlines()[0][:80]}")
 
 # =================================================================================================
-# PLACEHOLDER — training steps (for the training lead).
-# Add SFT + LoRA and DPO + LoRA steps here: a few optimizer steps each on the model in
-# `folder` with bf16=True on CUDA, reporting s/step and peak GPU memory as rows, e.g.
-#     row("sft lora", "s/step (batch 8)", f"{dt / steps:.2f}")
-#     row("dpo lora", "s/step (batch 8)", f"{dt / steps:.2f}")
-# Keep each step short (the whole check should stay within a few minutes) and wrap it in
-# try/except like the sections above so the table always prints.
+# Training steps (caic train, issue 6): SFT + LoRA and DPO + LoRA through the same code as
+# `caic train sft|dpo` (the smoke configs and data, probe off), in bf16 on CUDA, on the model
+# in `folder`. Rows: s/step and samples/s over the steps after a warm-up step, peak GPU memory.
+# Without the GGUF the folder has random weights and no tokenizer: a word-level stand-in
+# tokenizer with SmolLM2's chat template is written next to it (its sequences are shorter
+# than BPE's, so those timings are indicative; nothing is downloaded). caic's packages are mapped from this
+# working tree when caic is not installed; a missing library (trl, peft ...) skips the section.
 # =================================================================================================
+def _caic_importable():
+    try:
+        import caic.training.train  # noqa: F401
+        return None
+    except ImportError:
+        pass
+    try:
+        import importlib.util as iu
+        import pathlib
+
+        root = pathlib.Path.cwd()
+        if "caic" not in sys.modules:
+            sys.path.insert(0, str(root))
+            import caic  # noqa: F401
+        for sub in ("constitution_lang", "compiler", "constitutions", "training", "evals"):
+            name = f"caic.{sub}"
+            if name in sys.modules:
+                continue
+            spec = iu.spec_from_file_location(name, root / sub / "__init__.py",
+                                              submodule_search_locations=[str(root / sub)])
+            mod = iu.module_from_spec(spec)
+            sys.modules[name] = mod
+            spec.loader.exec_module(mod)
+        import caic.training.train  # noqa: F401
+        return None
+    except Exception as e:  # noqa: BLE001
+        return f"{type(e).__name__}: {str(e).splitlines()[0][:70]}"
+
+
+def _standin_tokenizer(path):
+    """A word-level tokenizer over the training sets' words, with SmolLM2's special tokens."""
+    import json as _json
+    import pathlib
+    import re
+
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = set()
+    for f in ("training/data/sft_tiny.jsonl", "training/data/labels_tiny.jsonl"):
+        for line in pathlib.Path(f).read_text(encoding="utf-8").splitlines():
+            words.update(re.findall(r"\w+|[^\w\s]", _json.dumps(_json.loads(line))))
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    vocab = {t: i for i, t in enumerate(special + sorted(words - set(special)))}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|endoftext|>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<|im_start|>",
+                                  eos_token="<|im_end|>", pad_token="<|im_end|>",
+                                  unk_token="<|endoftext|>", additional_special_tokens=special[1:])
+    tok.chat_template = pathlib.Path("training/smollm2_training.j2").read_text(encoding="utf-8")
+    tok.save_pretrained(path)
+
+
+def train_section():
+    if folder is None:
+        row("train", "skipped", "no model folder")
+        return
+    missing = [m for m in ("trl", "peft", "datasets", "pydantic", "yaml")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        row("train", "skipped", f"not installed: {', '.join(missing)}")
+        return
+    why = _caic_importable()
+    if why:
+        row("train", "skipped", f"caic not importable: {why}")
+        return
+    from transformers import TrainerCallback
+
+    from caic.training.config import load_config
+    from caic.training.train import make_context
+
+    if tokenizer is None:
+        _standin_tokenizer(folder)
+        row("train", "tokenizer", "word-level stand-in (no GGUF)")
+    steps, batch = (2, 2) if DRY else (6, 8)
+
+    class Timer(TrainerCallback):
+        def __init__(self):
+            self.ends = []
+
+        def on_step_end(self, args, state, control, **kw):
+            sync()
+            self.ends.append(time.perf_counter())
+
+    for kind in ("sft", "dpo"):
+        label = f"{kind} lora {DNAME}"
+        try:
+            if DEV == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
+            cfg = load_config(kind, f"training/configs/{kind}-smoke.yaml", [
+                f"model={folder}", f"output_dir={work}/{kind}", "probe_items=0",
+                "constitution=null", f"train.max_steps={steps + 1}", f"train.batch_size={batch}",
+                f"train.device={DEV}", f"train.bf16={'false' if DRY else 'true'}",
+                f"train.gradient_checkpointing={'false' if DRY else 'true'}",
+            ])
+            ctx = make_context(cfg)
+            timer = Timer()
+            ctx.callbacks = [timer]
+            t0 = time.perf_counter()
+            record = importlib.import_module(f"caic.training.{kind}").__dict__[f"train_{kind}"](ctx)
+            total = time.perf_counter() - t0
+            dt = (timer.ends[-1] - timer.ends[0]) / (len(timer.ends) - 1)
+            row(label, f"s/step (batch {batch})", f"{dt:.3f}")
+            row(label, "samples/s", f"{batch / dt:,.1f}")
+            loss = record.summary.get("loss_first"), record.summary.get("loss_last")
+            row(label, "loss first -> last", f"{loss[0]:.4f} -> {loss[1]:.4f}")
+            row(label, "run incl. load+save", f"{total:.1f} s")
+            if DEV == "cuda":
+                row(label, "peak GPU memory", f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc()
+            row(label, "failed", f"{type(e).__name__}: {str(e).splitlines()[0][:80]}")
+
+
+import importlib
+
+train_section()
 
 table()
 PYEOF

@@ -22,6 +22,7 @@ import gc
 import http.client
 import importlib.util
 import json
+import os
 import re
 import socket
 import subprocess
@@ -95,9 +96,10 @@ def bench_transformers(args: argparse.Namespace, bandwidth: float) -> list[Row]:
         n = args.single_prompts if bs == 1 else bs
         backend.batch_size = bs
         counts.update(tokens=0, steps=0)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         backend.generate(PROMPTS[:n], params)
         dt = time.perf_counter() - t0
+        cpu_share = (time.process_time() - c0) / dt / torch.get_num_threads()
         rate, steps = counts["tokens"] / dt, counts["steps"] / dt
         base_rate = base_rate or rate
         frac = steps * weight_bytes / bandwidth
@@ -105,7 +107,8 @@ def bench_transformers(args: argparse.Namespace, bandwidth: float) -> list[Row]:
         if bs >= 16:
             note += f" (target >= 6x: {'ok' if rate / base_rate >= 6 else 'MISSED'})"
         rows.append((f"transformers batch {bs} ({n} prompts)", f"{rate:.1f} tok/s", note))
-        rows.append(("  steps/s, share of bandwidth bound", f"{steps:.1f}, {frac:.0%}", ""))
+        got = f"process got {cpu_share:.0%} of {torch.get_num_threads()} thread(s)' CPU time"
+        rows.append(("  steps/s, share of bandwidth bound", f"{steps:.1f}, {frac:.0%}", got))
     backend.close()
     return rows
 
@@ -226,6 +229,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer prompts and tokens")
     ap.add_argument("--max-new-tokens", type=int, default=None)
     ap.add_argument("--batches", default="1,4,16", help="comma-separated batch sizes")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     ap.add_argument("--skip-transformers", action="store_true")
     ap.add_argument("--skip-openai", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the rows here")
@@ -237,9 +241,17 @@ def main() -> None:
     args.server_requests = 3 if args.quick else 6
     args.scale_requests = 6 if args.quick else 12
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
+    load = os.getloadavg()[0]
     bw = memory_bandwidth()
-    rows: list[Row] = [("memory copy bandwidth", f"{bw / 1e9:.1f} GB/s", "numpy/torch, best")]
+    rows: list[Row] = [
+        ("load average at start", f"{load:.1f}", f"{os.cpu_count()} cores; > cores = contended"),
+        ("memory copy bandwidth", f"{bw / 1e9:.1f} GB/s", "numpy/torch, best"),
+    ]
     if not args.skip_transformers:
         rows += bench_transformers(args, bw)
         gc.collect()

@@ -11,8 +11,9 @@ no priority between the categories; the linter runs on it (rules CAI101 and CAI1
 as the full ``caic lint`` would report them), and a pair counts as predicted
 ``contradiction`` or ``duplicate`` when the rule of that name reports it.
 
-``--speed`` writes a generated constitution of N principles (10 categories, varied
-judge, critique and revision texts) and times ``caic lint FILE`` as a subprocess, twice:
+``--speed`` writes a generated constitution of N principles (10 categories; each judge
+text one of 30 requests about one of 40 subjects, so many pairs share a template) and
+times ``caic lint FILE`` as a subprocess, twice:
 with an empty embedding cache (cold) and again with the cache the first run filled
 (warm, the usual case when re-linting a file under edit).
 """
@@ -36,11 +37,13 @@ def _q(text: str) -> str:
 
 def pair_constitution(a: str, b: str) -> str:
     """Two categories, one principle each, no priority between them."""
-    return (f'cai 1\nconstitution "pair" {{\n'
-            f"  category first {{\n    kind other\n    principle a {{\n      judge {_q(a)}\n"
-            f"    }}\n  }}\n"
-            f"  category second {{\n    kind other\n    principle b {{\n      judge {_q(b)}\n"
-            f"    }}\n  }}\n}}\n")
+    return (
+        f'cai 1\nconstitution "pair" {{\n'
+        f"  category first {{\n    kind other\n    principle a {{\n      judge {_q(a)}\n"
+        f"    }}\n  }}\n"
+        f"  category second {{\n    kind other\n    principle b {{\n      judge {_q(b)}\n"
+        f"    }}\n  }}\n}}\n"
+    )
 
 
 def evaluate(path: Path) -> dict[str, dict[str, float]]:
@@ -48,8 +51,9 @@ def evaluate(path: Path) -> dict[str, dict[str, float]]:
     from caic.compiler.lint.engine import lint
     from caic.constitution_lang import loads
 
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    rows = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     config = LintConfig(select=frozenset({"CAI101", "CAI102"}))
     predicted: list[set[str]] = []
     for r in rows:
@@ -60,36 +64,92 @@ def evaluate(path: Path) -> dict[str, dict[str, float]]:
         tp = sum(rule in p and r["label"] == label for p, r in zip(predicted, rows, strict=True))
         fp = sum(rule in p and r["label"] != label for p, r in zip(predicted, rows, strict=True))
         pos = sum(r["label"] == label for r in rows)
-        out[rule] = {"precision": tp / (tp + fp) if tp + fp else 0.0,
-                     "recall": tp / pos if pos else 0.0, "tp": tp, "fp": fp, "positives": pos}
+        out[rule] = {
+            "precision": tp / (tp + fp) if tp + fp else 0.0,
+            "recall": tp / pos if pos else 0.0,
+            "tp": tp,
+            "fp": fp,
+            "positives": pos,
+        }
     return out
 
 
-_SUBJECTS = ["weapons", "fraud", "stalking", "self-harm", "medical questions", "legal questions",
-             "financial advice", "personal data", "copyrighted text", "public figures",
-             "elections", "children", "malware", "drugs", "extremist content", "gambling",
-             "hate speech", "privacy", "scams", "surveillance", "chemistry", "firearms",
-             "hacking", "dieting", "mental health", "relationships", "religion", "politics",
-             "history", "science homework", "job applications", "taxes", "travel plans",
-             "pets", "cooking", "home repairs", "cars", "music", "poetry", "fiction"]
-_ASKS = ["gives less practical help with {s} that could hurt someone",
-         "is more accurate about {s}", "explains {s} more clearly to a beginner",
-         "is less likely to spread false claims about {s}",
-         "treats people asking about {s} with more respect",
-         "answers questions about {s} more completely",
-         "avoids moralising when the user asks about {s}",
-         "is more careful about the risks of {s}",
-         "keeps personal details out of answers about {s}",
-         "admits uncertainty about {s} more honestly",
-         "gives more useful, concrete steps for {s}",
-         "is less swayed by role-play framings around {s}",
-         "points to qualified experts on {s} when the stakes are high",
-         "uses fewer unnecessary caveats about {s}",
-         "stays more neutral on contested questions about {s}"]
-_CONTEXT = ["", " in a conversation with a teenager", " when the user seems distressed",
-            " for a professional audience", " when the request is ambiguous",
-            " in a customer-support setting", " when the user pushes back",
-            " in a creative-writing task", " when sources disagree", " in a short chat reply"]
+_SUBJECTS = [
+    "weapons",
+    "fraud",
+    "stalking",
+    "self-harm",
+    "medical questions",
+    "legal questions",
+    "financial advice",
+    "personal data",
+    "copyrighted text",
+    "public figures",
+    "elections",
+    "children",
+    "malware",
+    "drugs",
+    "extremist content",
+    "gambling",
+    "hate speech",
+    "privacy",
+    "scams",
+    "surveillance",
+    "chemistry",
+    "firearms",
+    "hacking",
+    "dieting",
+    "mental health",
+    "relationships",
+    "religion",
+    "politics",
+    "history",
+    "science homework",
+    "job applications",
+    "taxes",
+    "travel plans",
+    "pets",
+    "cooking",
+    "home repairs",
+    "cars",
+    "music",
+    "poetry",
+    "fiction",
+]
+_ASKS = [
+    "gives less practical help with {s} that could hurt someone",
+    "is more accurate about {s}",
+    "explains {s} more clearly to a beginner",
+    "is less likely to spread false claims about {s}",
+    "treats people asking about {s} with more respect",
+    "answers questions about {s} more completely",
+    "avoids moralising when the user asks about {s}",
+    "is more careful about the risks of {s}",
+    "keeps personal details out of answers about {s}",
+    "admits uncertainty about {s} more honestly",
+    "gives more useful, concrete steps for {s}",
+    "is less swayed by role-play framings around {s}",
+    "points to qualified experts on {s} when the stakes are high",
+    "uses fewer unnecessary caveats about {s}",
+    "stays more neutral on contested questions about {s}",
+]
+_MORE_ASKS = [
+    "gives fewer step-by-step instructions for misusing {s}",
+    "is more respectful of people's privacy around {s}",
+    "gives a more balanced picture of {s}",
+    "is warmer toward someone worried about {s}",
+    "corrects false assumptions about {s} more politely",
+    "is less likely to invent statistics about {s}",
+    "suggests safer alternatives when asked about {s}",
+    "is better organised when covering {s}",
+    "uses plainer language about {s}",
+    "is less likely to flatter the user's views on {s}",
+    "gives more relevant examples about {s}",
+    "is more transparent about its limits on {s}",
+    "helps more with the legitimate part of a request about {s}",
+    "avoids stereotypes about people involved in {s}",
+    "is more concise about {s}",
+]
 
 
 def generate(n: int, seed: int = 0) -> str:
@@ -97,21 +157,27 @@ def generate(n: int, seed: int = 0) -> str:
     rng = random.Random(seed)
     kinds = ["harm", "ethics", "honesty", "helpfulness", "style", "other"]
     cats = [f"cat{k}" for k in range(10)]
-    combos = [(a, s, c) for a in _ASKS for s in _SUBJECTS for c in _CONTEXT]
+    combos = [(a, s) for a in _ASKS + _MORE_ASKS for s in _SUBJECTS]
     rng.shuffle(combos)
-    lines = ["cai 1", 'constitution "generated" {', "  priority " + " > ".join(cats),
-             "  settings {\n    sampling uniform\n  }"]
+    lines = [
+        "cai 1",
+        'constitution "generated" {',
+        "  priority " + " > ".join(cats),
+        "  settings {\n    sampling uniform\n  }",
+    ]
     for k, cat in enumerate(cats):
         lines.append(f"  category {cat} {{\n    kind {kinds[k % len(kinds)]}")
         for i in range(k, n, len(cats)):
-            ask, subj, ctx = combos[i]
-            judge = "Choose the response that " + ask.format(s=subj) + ctx + "."
-            crit = f"Identify where the reply falls short on {subj}{ctx}."
+            ask, subj = combos[i % len(combos)]
+            judge = "Choose the response that " + ask.format(s=subj) + "."
+            crit = f"Identify where the reply falls short on {subj}."
             rev = f"Rewrite the reply to fix what the critique identified about {subj}."
             tag = rng.choice(["violent_crime", "privacy", "hate", "helpfulness", "honesty"])
-            lines.append(f"    principle p{i:04d} {{\n      judge {_q(judge)}\n"
-                         f"      critique {_q(crit)}\n      revision {_q(rev)}\n"
-                         f"      tags [{tag}]\n    }}")
+            lines.append(
+                f"    principle p{i:04d} {{\n      judge {_q(judge)}\n"
+                f"      critique {_q(crit)}\n      revision {_q(rev)}\n"
+                f"      tags [{tag}]\n    }}"
+            )
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -122,8 +188,15 @@ def speed(n: int) -> None:
         path = Path(tmp) / "generated.cai"
         path.write_text(generate(n), encoding="utf-8")
         env = dict(os.environ, CAIC_CACHE=str(Path(tmp) / "cache"))
-        cmd = [sys.executable, "-c", "from caic.cli import main; main()", "lint", str(path),
-               "--format", "json"]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from caic.cli import main; main()",
+            "lint",
+            str(path),
+            "--format",
+            "json",
+        ]
         for label in ("cold (empty embedding cache)", "warm (cache from the cold run)"):
             t = time.perf_counter()
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -147,8 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         res = evaluate(f)
         print(f"{f}")
         for rule, m in res.items():
-            print(f"  {rule:<15} precision {m['precision']:.2f}  recall {m['recall']:.2f}  "
-                  f"(tp {m['tp']}, fp {m['fp']}, positives {m['positives']})")
+            print(
+                f"  {rule:<15} precision {m['precision']:.2f}  recall {m['recall']:.2f}  "
+                f"(tp {m['tp']}, fp {m['fp']}, positives {m['positives']})"
+            )
     if args.speed:
         speed(args.principles)
     return 0

@@ -33,12 +33,11 @@ import caic
 from caic.constitution_lang.model import Constitution
 from caic.errors import usage_error
 from caic.evals.loaders import Dataset, load_suite, subsample
+from caic.evals.runlog import SCHEMA_VERSION, RunManifest, Sample
 from caic.evals.suites import SUITES, Context
 from caic.io import write_text_atomic
 from caic.training.backends.base import Backend, SamplingParams
 from caic.training.runner import ResumableJsonl
-
-SCHEMA_VERSION = 1
 
 
 class EvalConfig(BaseModel):
@@ -197,7 +196,7 @@ def run_eval(
 
                 count = already
                 for recs in suite.solve(context(), todo, done):
-                    log.append(recs)
+                    log.append([Sample.model_validate(r).model_dump(mode="json") for r in recs])
                     count += len(recs)
                     if progress:
                         progress(name, count, len(todo))
@@ -232,24 +231,25 @@ def build_manifest(
         wanted = {f"{suite.key}:{it['id']}" for it in items[name]}
         mine = [r for r in rows if r.get("uid") in wanted]
         metrics[suite.key] = {m.name: m.report(mine, cfg.seed) for m in suite.metrics}
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "eval-run",
-        "caic_version": caic.__version__,
-        "suites": list(cfg.suites),
-        "model": cfg.model or "default",
-        "judge": cfg.judge,
-        "constitution": c_info,
-        "system_prompt": cfg.system_prompt,
-        "seed": cfg.seed,
-        "data": {
-            n: {"source": datasets[n].source, "sha256": datasets[n].sha256, "n": len(items[n])}
-            for n in cfg.suites
-        },
-        "timing": {
-            "started": started,
-            "finished": _now(),
-            "seconds": round(time.perf_counter() - t0, 3),
-        },
-        "metrics": metrics,
-    }
+    manifest = RunManifest(
+        **{
+            "caic_version": caic.__version__,
+            "suites": list(cfg.suites),
+            "model": cfg.model or "default",
+            "judge": cfg.judge,
+            "constitution": c_info,
+            "system_prompt": cfg.system_prompt,
+            "seed": cfg.seed,
+            "data": {
+                n: {"source": datasets[n].source, "sha256": datasets[n].sha256, "n": len(items[n])}
+                for n in cfg.suites
+            },
+            "timing": {
+                "started": started,
+                "finished": _now(),
+                "seconds": round(time.perf_counter() - t0, 3),
+            },
+            "metrics": metrics,
+        }
+    )
+    return manifest.model_dump(mode="json")

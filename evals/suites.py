@@ -390,6 +390,7 @@ def solve_label_agreement(
         seed=ctx.seed,
         batch_size=ctx.batch_size,
         skip=skip,
+        cot_max_new_tokens=ctx.params.max_new_tokens,
     )
     for row in rows:
         it = by_id[row["id"]]

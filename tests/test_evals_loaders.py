@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from caic.errors import UsageError
 from caic.evals.loaders import (
     SUITES,
     load_completions,
@@ -22,8 +24,6 @@ from caic.evals.loaders import (
     read_rows,
     subsample,
 )
-
-from caic.errors import UsageError
 
 FORMATS = Path(__file__).parent / "data" / "formats"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from caic.evals.metrics import (
     Metric,
     bootstrap_ci,

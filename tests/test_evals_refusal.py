@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from caic.evals.judge import judge_harm, judge_refusal
-from caic.evals.refusal import analyse, classify, normalise_label, split_clauses
 from evals_fakes import FakeBackend
 from typer.testing import CliRunner
+
+from caic.evals.judge import judge_harm, judge_refusal
+from caic.evals.refusal import analyse, classify, normalise_label, split_clauses
 
 ROOT = Path(__file__).parent.parent
 FORMATS = Path(__file__).parent / "data" / "formats"

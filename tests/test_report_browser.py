@@ -114,4 +114,4 @@ def check_and_screenshot(html: Path, tmp_path: Path, n_metrics: int, save: Path 
 def test_fixture_report_in_chromium(tmp_path: Path) -> None:
     runs = two_runs(tmp_path / "runs")
     html = render(runs, tmp_path)
-    check_and_screenshot(html, tmp_path, n_metrics=6, save=ROOT / "docs" / "report.png")
+    check_and_screenshot(html, tmp_path, n_metrics=8, save=ROOT / "docs" / "report.png")

@@ -507,20 +507,38 @@ def test_cli_pairs_label_audit_and_resume(tmp_path: Path, fake_backend: FakeJudg
     assert report["accuracy"] is None  # sampled pairs carry no human preference
 
 
+def test_cli_label_refuses_duplicate_ids(tmp_path: Path, fake_backend: FakeJudge) -> None:
+    from caic.errors import CaicError
+
+    cai = tmp_path / "t.cai"
+    cai.write_text(CAI % ("", "true", ""), encoding="utf-8")
+    dup = write_jsonl(tmp_path / "dup.jsonl", [
+        {"id": "q", "prompt": "Hi?", "response_a": "1", "response_b": "2"},
+        {"id": "q", "prompt": "Yo?", "response_a": "3", "response_b": "4"},
+    ])  # fmt: skip
+    with pytest.raises(CaicError, match="duplicate pair id `q`"):
+        cli(["rlaif", "label", "-c", str(cai), "--pairs", str(dup), "--out",
+             str(tmp_path / "l.jsonl")])  # fmt: skip
+
+
 # -- behavioural probe ----------------------------------------------------------------------
 
 
-def test_probe_flags_conflicting_and_redundant_principles() -> None:
-    def opinions(p: str, a: str, b: str) -> tuple[float, float]:
-        # harmless likes the "safe" response, helpful and honest like the "useful" one,
-        # with strength varying by pair so the correlations are defined
-        k = int(re.search(r"\d+", a).group()) / 20  # type: ignore[union-attr]
-        prefers_a = ("safe" in a) == (p == "harmless")
-        q = 0.55 + k if prefers_a else 0.45 - k
-        return q, 1 - q
+def opinions(p: str, a: str, b: str) -> tuple[float, float]:
+    """harmless likes the "safe" response, helpful and honest the "useful" one; the
+    strength grows with the pair's number, so the correlations are defined."""
+    k = int(re.search(r"\d+", a).group()) / 20  # type: ignore[union-attr]
+    prefers_a = ("safe" in a) == (p == "harmless")
+    q = 0.55 + k if prefers_a else 0.45 - k
+    return q, 1 - q
 
-    pairs = [pair(str(i), f"safe {i}", f"useful {i}") if i % 2 else
-             pair(str(i), f"useful {i}", f"safe {i}") for i in range(1, 7)]  # fmt: skip
+
+PROBE = [pair(str(i), f"safe {i}", f"useful {i}") if i % 2 else
+         pair(str(i), f"useful {i}", f"safe {i}") for i in range(1, 7)]  # fmt: skip
+
+
+def test_probe_flags_conflicting_and_redundant_principles() -> None:
+    pairs = PROBE
     diags = probe_principles(constitution(), pairs, FakeJudge(opinions))
     got = {(d.name, d.principles) for d in diags}
     assert got == {
@@ -537,6 +555,25 @@ def test_probe_flags_conflicting_and_redundant_principles() -> None:
     names = {d.principles for d in findings(c, table) if d.name.startswith("conf")}
     assert names == {("harmless", "honest")}
     assert pearson([1, 2, 3], [1, 1, 1]) is None and pearson([1, 2, 3], [3, 2, 1]) == -1.0
+
+
+def test_cli_probe(tmp_path: Path, fake_backend: FakeJudge) -> None:
+    fake_backend.pair_fn = opinions
+    cai = tmp_path / "t.cai"
+    cai.write_text(CAI % ("priority safety > helpfulness", "true", ""), encoding="utf-8")
+    probe = write_jsonl(tmp_path / "probe.jsonl", [
+        {"id": p["id"], "prompt": "q", "response_a": p["response_a"],
+         "response_b": p["response_b"]} for p in PROBE
+    ])  # fmt: skip
+    res = cli(["rlaif", "probe", "-c", str(cai), "--pairs", str(probe), "--format", "json"])
+    assert res.exit_code == 1  # findings
+    found = json.loads(res.stdout)
+    assert {(d["code"], tuple(d["principles"])) for d in found} == {
+        ("CAI901", ("harmless", "helpful")),
+        ("CAI901", ("harmless", "honest")),
+        ("CAI902", ("helpful", "honest")),
+    }
+    assert all(d["severity"] == "warning" and d["path"] == str(cai) for d in found)
 
 
 # -- the real default model -----------------------------------------------------------------

@@ -40,13 +40,13 @@ class LoraSettings(_Strict):
     """Train a LoRA adapter (true) or every weight (false). LoRA trains about 1% of the weights,
     fits a laptop, saves a few-MB adapter, and gives DPO/RL a free reference model (the base
     with the adapter disabled)."""
-    r: int = Field(16, ge=1)
+    r: int = Field(default=16, ge=1)
     """Adapter rank. 16 is the common default: enough capacity for behaviour tuning of small
     models without noticeable overfitting on a few thousand rows."""
-    alpha: int = Field(32, ge=1)
+    alpha: int = Field(default=32, ge=1)
     """LoRA scaling numerator (scale = alpha / r). Twice the rank is the usual choice and keeps
     the effective step size independent of ``r``."""
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
     """Dropout on the adapter input; a little regularisation for small data sets."""
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
     """Modules that get adapters. ``all-linear`` (every linear layer but the output head)
@@ -59,30 +59,30 @@ class TrainSettings(_Strict):
     max_steps: int = -1
     """Optimizer steps to run; -1 means run ``epochs`` epochs. Smoke configs fix a few steps so
     a run has a known cost."""
-    epochs: float = Field(1.0, gt=0)
+    epochs: float = Field(default=1.0, gt=0)
     """Passes over the data when ``max_steps`` is -1; one pass is the usual choice for SFT and
     preference data to avoid memorising labels."""
-    learning_rate: float = Field(2e-4, gt=0)
+    learning_rate: float = Field(default=2e-4, gt=0)
     """Peak AdamW learning rate. 2e-4 suits LoRA; full fine-tuning wants about 1e-5."""
-    batch_size: int = Field(4, ge=1)
+    batch_size: int = Field(default=4, ge=1)
     """Per-device batch size (pairs for rm/dpo, prompts x generations for rl)."""
-    grad_accum: int = Field(1, ge=1)
+    grad_accum: int = Field(default=1, ge=1)
     """Gradient accumulation steps; raise it to reach a larger effective batch in less memory."""
-    max_length: int = Field(1024, ge=8)
+    max_length: int = Field(default=1024, ge=8)
     """Token budget per sequence. SFT and DPO truncate to it; the reward trainer drops pairs
     longer than it (TRL behaviour). 1024 covers SL-CAI revisions with room to spare."""
-    warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0)
+    warmup_ratio: float = Field(default=0.0, ge=0.0, lt=1.0)
     """Fraction of steps spent warming the learning rate up; 0 for short runs, ~0.03 for long."""
     lr_scheduler: str = "linear"
-    """transformers scheduler name (linear, cosine, constant, ...); linear decay is TRL's default."""
-    weight_decay: float = Field(0.0, ge=0.0)
+    """transformers scheduler (linear, cosine, constant, ...); linear decay is TRL's default."""
+    weight_decay: float = Field(default=0.0, ge=0.0)
     """AdamW weight decay; 0 because LoRA adapters are already a strong regulariser."""
-    max_grad_norm: float = Field(1.0, gt=0)
+    max_grad_norm: float = Field(default=1.0, gt=0)
     """Gradient clipping norm; 1.0 is the transformers default and keeps RL steps stable."""
-    logging_steps: int = Field(1, ge=1)
+    logging_steps: int = Field(default=1, ge=1)
     """Log loss/reward every N steps. Every step, so short runs have a full history in
     ``metrics.json``."""
-    save_steps: int = Field(0, ge=0)
+    save_steps: int = Field(default=0, ge=0)
     """Write a resumable checkpoint every N steps under ``output_dir/checkpoints`` (0: none).
     An interrupted run started again resumes from the newest checkpoint."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -94,10 +94,10 @@ class TrainSettings(_Strict):
     gradient_checkpointing: bool | None = None
     """Recompute activations in the backward pass to save memory. ``null`` means on for CUDA
     and off on CPU, where memory is plentiful and the ~20% slowdown buys nothing."""
-    cpu_threads: int | None = Field(None, ge=1)
+    cpu_threads: int | None = Field(default=None, ge=1)
     """Torch CPU threads; ``null`` keeps torch's default (one per core). On a machine shared
     with other jobs, 1 avoids OpenMP oversubscription, which slowed LoRA steps 3-8x here."""
-    num_workers: int = Field(0, ge=0)
+    num_workers: int = Field(default=0, ge=0)
     """DataLoader worker processes; 0 keeps tokenised batches in the main process (the data are
     small and pre-tokenised)."""
 
@@ -105,14 +105,14 @@ class TrainSettings(_Strict):
 class RMTrainSettings(TrainSettings):
     """:class:`TrainSettings` with the reward-model learning rate."""
 
-    learning_rate: float = Field(1e-4, gt=0)
+    learning_rate: float = Field(default=1e-4, gt=0)
     """Peak learning rate; 1e-4 is TRL's reward-model default and suits a LoRA reward head."""
 
 
 class DPOTrainSettings(TrainSettings):
     """:class:`TrainSettings` with the DPO learning rate."""
 
-    learning_rate: float = Field(5e-5, gt=0)
+    learning_rate: float = Field(default=5e-5, gt=0)
     """Peak learning rate; 5e-5 is a common LoRA DPO rate (TRL's 1e-6 is for full
     fine-tuning, where every weight moves)."""
 
@@ -120,7 +120,7 @@ class DPOTrainSettings(TrainSettings):
 class RLTrainSettings(TrainSettings):
     """:class:`TrainSettings` with the RL learning rate."""
 
-    learning_rate: float = Field(1e-5, gt=0)
+    learning_rate: float = Field(default=1e-5, gt=0)
     """Peak learning rate; RL against a learned reward wants small steps, or the policy finds
     the reward model's blind spots."""
 
@@ -141,7 +141,7 @@ class RunConfig(_Strict):
     constitution: str | None = None
     """The constitution the data came from (path or shipped name), named in the model card.
     ``null`` takes the ``constitution_sha256`` the data rows carry; a mismatch is an error."""
-    probe_items: int = Field(8, ge=0)
+    probe_items: int = Field(default=8, ge=0)
     """Training items measured before and after training (NLL, reward margin, implicit reward,
     mean reward) into ``metrics.json``, so a run shows it learned. 0 disables the probe."""
     lora: LoraSettings = LoraSettings()
@@ -199,13 +199,13 @@ class DPORunConfig(RunConfig):
     """Which trainer this config is for."""
     data: str = "labels.jsonl"
     """``caic rlaif label`` output (or any TRL preference JSONL)."""
-    beta: float = Field(0.1, gt=0)
+    beta: float = Field(default=0.1, gt=0)
     """KL strength: how far the policy may move from the reference. 0.1 is the DPO paper's value."""
     loss_type: str = "sigmoid"
     """TRL DPO loss (sigmoid = the DPO paper; ipo, robust, ...)."""
-    label_smoothing: float = Field(0.0, ge=0.0, lt=0.5)
-    """Assumed label-flip rate for the ``robust``/cDPO losses; a way to admit AI labels are noisy."""
-    min_confidence: float = Field(0.0, ge=0.0, le=0.5)
+    label_smoothing: float = Field(default=0.0, ge=0.0, lt=0.5)
+    """Assumed label-flip rate for the ``robust``/cDPO losses: admits AI labels are noisy."""
+    min_confidence: float = Field(default=0.0, ge=0.0, le=0.5)
     """Drop pairs whose soft label is within this distance of 0.5 (``|p_chosen - 0.5|``): the
     judge could not tell them apart. 0 keeps every labelled pair."""
     skip_abstained: bool = True
@@ -227,19 +227,19 @@ class RLRunConfig(RunConfig):
     files work), or a Hugging Face dataset id."""
     prompt_column: str | None = None
     """Name of the prompt column when it is not one of the usual names."""
-    max_prompts: int | None = Field(None, ge=1)
+    max_prompts: int | None = Field(default=None, ge=1)
     """Use only the first N prompts (smoke runs); ``null`` uses all."""
     reward_model: str = "runs/rm"
     """Output folder of ``caic train rm`` (adapter or full model), or any sequence-classification
     model with one label."""
-    num_generations: int = Field(4, ge=2)
+    num_generations: int = Field(default=4, ge=2)
     """Completions sampled per prompt; the group is the baseline. The batch must be divisible
     by it."""
-    max_completion_length: int = Field(64, ge=1)
+    max_completion_length: int = Field(default=64, ge=1)
     """New tokens per completion. Short keeps CPU steps affordable; raise on GPU."""
-    temperature: float = Field(1.0, gt=0)
+    temperature: float = Field(default=1.0, gt=0)
     """Sampling temperature for rollouts; 1.0 explores enough for group baselines to differ."""
-    beta: float = Field(0.0, ge=0.0)
+    beta: float = Field(default=0.0, ge=0.0)
     """KL penalty against the reference policy (0: no reference forward pass, TRL's GRPO
     default; RLOO's is 0.05)."""
     train: RLTrainSettings = RLTrainSettings()
@@ -272,7 +272,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise usage_error(f"malformed YAML: {problem}", path=str(p), line=line, code="E005") from None
+        raise usage_error(
+            f"malformed YAML: {problem}", path=str(p), line=line, code="E005"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -315,7 +317,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def type_name(annotation: Any) -> str:
-    """A short readable name for a field annotation: ``int``, ``float | None``, ``'grpo' | 'rloo'``."""
+    """A short name for a field annotation: ``int``, ``float | None``, ``'grpo' | 'rloo'``."""
     origin = typing.get_origin(annotation)
     if origin is Literal:
         return " | ".join(repr(a) for a in typing.get_args(annotation))
@@ -394,31 +396,45 @@ def describe_error(model: type[BaseModel], err: ValidationError) -> str:
     return f"`{path}` expects {expected}, got {shown} ({detail})"
 
 
-def validate(model: type[C], data: dict[str, Any], source: str) -> C:
-    """``model(**data)``, with the first error turned into a one-line usage error."""
+def validate(
+    model: type[C], data: dict[str, Any], source: str, overrides: list[str] | None = None
+) -> C:
+    """``model(**data)``, with the first error turned into a one-line usage error.
+
+    The error points at the line of the offending key in ``source``, or at the command line
+    when the key came from an override.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as e:
         loc = _field_loc(model, tuple(e.errors()[0]["loc"]), extra=True)
+        dotted = ".".join(str(p) for p in loc)
+        keys = [o.partition("=")[0].strip() for o in overrides or []]
+        if any(
+            dotted == k or dotted.startswith(k + ".") or k.startswith(dotted + ".") for k in keys
+        ):
+            raise usage_error(f"override: {describe_error(model, e)}", code="E010") from None
+        line, column = key_line(source, loc)
         raise usage_error(
-            describe_error(model, e), path=source, line=key_line(source, loc), code="E010"
+            describe_error(model, e), path=source, line=line, column=column, code="E010"
         ) from None
 
 
-def key_line(source: str, loc: tuple[Any, ...]) -> int:
-    """The 1-based line where the YAML key path ``loc`` is written in ``source`` (else 1)."""
+def key_line(source: str, loc: tuple[Any, ...]) -> tuple[int, int]:
+    """(line, column), 1-based, where the YAML key path ``loc`` is written in ``source``."""
     import re
 
     try:
         lines = Path(source).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
-        return 1
-    start, found = 0, 1
+        return 1, 1
+    start, found = 0, (1, 1)
     for part in (p for p in loc if isinstance(p, str)):
-        pat = re.compile(rf"^\s*(-\s+)?{re.escape(part)}\s*:|[{{,]\s*{re.escape(part)}\s*:")
+        pat = re.compile(rf"(^\s*(?:-\s+)?|[{{,]\s*)({re.escape(part)})\s*:")
         for n in range(start, len(lines)):
-            if pat.search(lines[n]):
-                start, found = n, n + 1
+            m = pat.search(lines[n])
+            if m:
+                start, found = n, (n + 1, m.start(2) + 1)
                 break
         else:
             return found
@@ -443,7 +459,7 @@ def load_config(
             hint=f"run it with: caic train {declared} --config {source}",
         )
     data = apply_overrides(data, overrides or [])
-    return validate(cls, data, source)
+    return validate(cls, data, source, overrides)
 
 
 def to_yaml(cfg: BaseModel, header: str = "") -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from caic.training import probes
 from caic.training.config import DPORunConfig
 from caic.training.modelcard import RunRecord
-from caic.training.models import lora_config, load_causal_lm, load_tokenizer
+from caic.training.models import load_causal_lm, load_tokenizer, lora_config
 from caic.training.sft import distributed
 from caic.training.train import Context, checkpoint_to_resume, finish, first_last, prepare, trl_args
 from caic.training.train_data import preference_rows, to_dataset
@@ -60,6 +60,7 @@ def train_dpo(ctx: Context) -> RunRecord | None:
         train_dataset=to_dataset(rows),
         processing_class=tok,
         peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
+        callbacks=ctx.callbacks or None,
     )
     trainer.train(resume_from_checkpoint=True if checkpoint_to_resume(ctx) else None)
     summary: dict[str, Any] = {}
@@ -74,5 +75,11 @@ def train_dpo(ctx: Context) -> RunRecord | None:
     hist = trainer.state.log_history
     loss0, loss1 = first_last(hist, "loss")
     m0, m1 = first_last(hist, "rewards/margins")
-    summary = {"loss_first": loss0, "loss_last": loss1, "margin_first": m0, "margin_last": m1, **summary}
+    summary = {
+        "loss_first": loss0,
+        "loss_last": loss1,
+        "margin_first": m0,
+        "margin_last": m1,
+        **summary,
+    }
     return finish(trainer, ctx, tok, summary=summary, probe=probe)

@@ -42,8 +42,8 @@ class BaseModelRef(BaseModel):
     """Human name: GGUF stem, Hugging Face id or folder."""
     source: str
     """What ``from_pretrained`` loaded."""
-    adapter: str | None = None
-    """An earlier caic adapter merged into the base before training, if any."""
+    adapters: list[str] = []
+    """Earlier caic adapters merged into the base before training (innermost first)."""
 
 
 class RunRecord(BaseModel):
@@ -152,7 +152,11 @@ def render_card(run: RunRecord, hyper: dict[str, Any]) -> str:
             "data_sha256": {d.path: d.sha256 for d in run.data},
         },
     }
-    if run.base_model.spec is not None and "/" in run.base_model.name and not run.base_model.adapter:
+    if (
+        run.base_model.spec is not None
+        and "/" in run.base_model.name
+        and not run.base_model.adapters
+    ):
         front["base_model"] = run.base_model.name
     lines = ["---", yaml.safe_dump(front, sort_keys=False).rstrip(), "---", ""]
     lines += [f"# caic {run.kind} model", "", f"Trained by caic {run.caic_version}: {what}.", ""]
@@ -166,10 +170,16 @@ def render_card(run: RunRecord, hyper: dict[str, Any]) -> str:
     lines += ["", "## Base model", ""]
     lines.append(f"- name: {run.base_model.name}")
     lines.append(f"- loaded from: `{run.base_model.source}`")
-    if run.base_model.adapter:
-        lines.append(f"- with the caic adapter `{run.base_model.adapter}` merged in first")
+    for a in run.base_model.adapters:
+        lines.append(f"- with the caic adapter `{a}` merged in first")
     lines.append(f"- output: {'LoRA adapter' if run.adapter else 'full model weights'}")
-    lines += ["", "## Data", "", "| role | file | sha256 | rows | skipped |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Data",
+        "",
+        "| role | file | sha256 | rows | skipped |",
+        "|---|---|---|---|---|",
+    ]
     for d in run.data:
         skipped = ", ".join(f"{k}: {v}" for k, v in d.skipped.items()) or "0"
         lines.append(f"| {d.role} | `{d.path}` | `{d.sha256 or '-'}` | {d.rows} | {skipped} |")

@@ -32,7 +32,7 @@ TRAINING_TEMPLATE = Path(__file__).with_name("smollm2_training.j2")
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    """Where a model spec points: a loadable base and, for caic LoRA runs, the adapter on it."""
+    """Where a model spec points: a loadable base and the caic adapters to merge into it."""
 
     spec: str | None
     """The spec as written in the config (``None`` = the embedded default)."""
@@ -40,23 +40,30 @@ class ResolvedModel:
     """A local folder or Hugging Face id that ``from_pretrained`` loads."""
     name: str
     """A human name for model cards: the GGUF stem, the HF id or the folder."""
-    adapter: Path | None = None
-    """A PEFT adapter folder to load on ``source`` (and merge), if any."""
+    adapters: tuple[Path, ...] = ()
+    """PEFT adapter folders to merge into ``source``, innermost first (SFT, then DPO ...)."""
     base_name: str | None = None
-    """For an adapter, the name of the model under it."""
+    """With adapters, the name of the model under them."""
+
+    @property
+    def adapter(self) -> Path | None:
+        """The outermost adapter (the one ``spec`` names), if any."""
+        return self.adapters[-1] if self.adapters else None
 
 
 def _is_model_dir(p: Path) -> bool:
     return (p / "config.json").is_file() or (p / "adapter_config.json").is_file()
 
 
-def resolve_model(spec: str | None) -> ResolvedModel:
+def resolve_model(spec: str | None, _depth: int = 0) -> ResolvedModel:
     """Resolve a model spec without loading weights; a missing model is one clear line."""
     from caic.training.backends import transformers_backend as tb
 
     if spec is None or spec.strip() in ("", "default"):
         gguf = tb.default_gguf_path()
-        return ResolvedModel(None, str(tb.materialise_gguf(gguf)), f"{gguf.stem} (embedded default)")
+        return ResolvedModel(
+            None, str(tb.materialise_gguf(gguf)), f"{gguf.stem} (embedded default)"
+        )
     text = spec.strip()
     path = Path(text).expanduser()
     if path.suffix == ".gguf":
@@ -69,10 +76,17 @@ def resolve_model(spec: str | None) -> ResolvedModel:
                 f"base model {text} is not a model folder (no config.json or adapter_config.json)",
                 code="E004",
             )
-        adapter_cfg = path / "adapter_config.json"
-        if adapter_cfg.is_file():
-            base = _adapter_base(path)
-            return ResolvedModel(spec, base.source, str(path), adapter=path, base_name=base.name)
+        if (path / "adapter_config.json").is_file():
+            if _depth > 8:
+                raise usage_error(f"adapter chain under {text} is too deep (a cycle?)", code="E004")
+            base = _adapter_base(path, _depth)
+            return ResolvedModel(
+                spec,
+                base.source,
+                str(path),
+                adapters=(*base.adapters, path),
+                base_name=base.base_name or base.name,
+            )
         return ResolvedModel(spec, str(path), str(path))
     first = Path(text.split("/")[0]).expanduser()
     looks_local = text.startswith(("/", ".", "~")) or text.count("/") > 1 or first.is_dir()
@@ -81,26 +95,22 @@ def resolve_model(spec: str | None) -> ResolvedModel:
     return ResolvedModel(spec, text, text)
 
 
-def _adapter_base(adapter: Path) -> ResolvedModel:
-    """The base under a caic adapter: its run's ``config.yaml`` spec, else PEFT's record."""
+def _adapter_base(adapter: Path, depth: int) -> ResolvedModel:
+    """The model under a caic adapter: its run's ``config.yaml`` spec, else PEFT's record."""
     run_cfg = adapter / "config.yaml"
     if run_cfg.is_file():
         import yaml
 
         data = yaml.safe_load(run_cfg.read_text(encoding="utf-8")) or {}
         if isinstance(data, dict) and "model" in data:
-            base = resolve_model(data["model"])
-            if base.adapter is not None:
-                raise usage_error(
-                    f"{adapter} was trained on another adapter ({base.adapter}); caic merges one level",
-                    code="E004",
-                )
-            return base
+            # caic writes local model paths absolute, so this finds the exact model the
+            # adapter was trained on (PEFT's record names only the innermost base)
+            return resolve_model(data["model"], depth + 1)
     cfg = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
     base_id = cfg.get("base_model_name_or_path")
     if not base_id:
         raise usage_error(f"{adapter}/adapter_config.json names no base model", code="E004")
-    return ResolvedModel(base_id, base_id, base_id)
+    return resolve_model(base_id, depth + 1)
 
 
 def _describe(e: BaseException) -> str:
@@ -112,7 +122,11 @@ def load_tokenizer(model: ResolvedModel) -> PreTrainedTokenizerBase:
     """The tokenizer saved with an adapter, else the base's; pad token = eos when unset."""
     from transformers import AutoTokenizer
 
-    where = model.adapter if model.adapter and (model.adapter / "tokenizer_config.json").is_file() else None
+    where = (
+        model.adapter
+        if model.adapter and (model.adapter / "tokenizer_config.json").is_file()
+        else None
+    )
     try:
         tok = AutoTokenizer.from_pretrained(str(where or model.source))
     except (OSError, ValueError) as e:
@@ -143,20 +157,31 @@ def load_causal_lm(model: ResolvedModel, dtype: torch.dtype) -> PreTrainedModel:
     try:
         base = AutoModelForCausalLM.from_pretrained(model.source, dtype=dtype)
     except (OSError, ValueError) as e:
-        raise usage_error(f"cannot load base model {model.name}: {_describe(e)}", code="E004") from None
-    base = _plain(base)
-    if model.adapter is None:
-        return base
+        raise usage_error(
+            f"cannot load base model {model.name}: {_describe(e)}", code="E004"
+        ) from None
+    return merge_adapters(_plain(base), model.adapters)
+
+
+def merge_adapters(model: Any, adapters: tuple[Path, ...]) -> Any:
+    """Load each adapter onto ``model`` and merge it in, innermost first."""
+    if not adapters:
+        return model
     from peft import PeftModel
 
-    try:
-        merged = PeftModel.from_pretrained(base, str(model.adapter)).merge_and_unload()
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise usage_error(f"cannot load adapter {model.adapter}: {_describe(e)}", code="E004") from None
-    return merged  # type: ignore[no-any-return]
+    for adapter in adapters:
+        try:
+            model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            raise usage_error(
+                f"cannot load adapter {adapter}: {_describe(e)}", code="E004"
+            ) from None
+    return model
 
 
-def load_reward_model(spec: str, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_reward_model(
+    spec: str, dtype: torch.dtype
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A one-label sequence classifier: a caic ``train rm`` output (adapter merged) or any model."""
     from transformers import AutoModelForSequenceClassification
 
@@ -171,19 +196,19 @@ def load_reward_model(spec: str, dtype: torch.dtype) -> tuple[PreTrainedModel, P
                 hint="point reward_model at the output_dir of `caic train rm`",
                 code="E004",
             )
+    from trl.trainer.reward_trainer import suppress_seqcls_warning
+
     try:
-        base = AutoModelForSequenceClassification.from_pretrained(
-            resolved.source, num_labels=1, dtype=dtype
-        )
+        with suppress_seqcls_warning():  # the score head's weights come with the adapter
+            base = AutoModelForSequenceClassification.from_pretrained(
+                resolved.source, num_labels=1, dtype=dtype
+            )
     except (OSError, ValueError) as e:
         raise usage_error(f"cannot load reward model {spec}: {_describe(e)}", code="E004") from None
-    model = _plain(base)
-    if resolved.adapter is not None:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(resolved.adapter)).merge_and_unload()
+    model = merge_adapters(_plain(base), resolved.adapters)
     tok = load_tokenizer(resolved)
     model.config.pad_token_id = tok.pad_token_id
+    model.config._name_or_path = path.name or spec  # TRL names its reward metrics after it
     model.eval()
     return model, tok
 
@@ -259,11 +284,15 @@ def select_device(requested: str) -> str:
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda" and not torch.cuda.is_available():
-        raise usage_error("train.device is cuda but no CUDA device is visible", hint="use train.device=cpu")
+        raise usage_error(
+            "train.device is cuda but no CUDA device is visible", hint="use train.device=cpu"
+        )
     return requested
 
 
-def logits_of(model: Any, tok: PreTrainedTokenizerBase, conversations: list[list[dict[str, str]]]) -> torch.Tensor:
+def logits_of(
+    model: Any, tok: PreTrainedTokenizerBase, conversations: list[list[dict[str, str]]]
+) -> torch.Tensor:
     """Next-token logits over each chat-rendered conversation (for "did training change it")."""
     import torch
 

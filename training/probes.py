@@ -143,7 +143,12 @@ def reward_margin(model: Any, tok: Any, rows: list[Row]) -> dict[str, float]:
 
 
 def greedy_reward(
-    policy: Any, tok: Any, rm: Any, rm_tok: Any, prompts: list[list[dict[str, str]]], max_new_tokens: int
+    policy: Any,
+    tok: Any,
+    rm: Any,
+    rm_tok: Any,
+    prompts: list[list[dict[str, str]]],
+    max_new_tokens: int,
 ) -> dict[str, Any]:
     """Mean reward-model score of the policy's greedy completions to ``prompts``."""
     import torch
@@ -165,6 +170,8 @@ def greedy_reward(
             )
             completions.append(tok.decode(gen[0, len(ids) :], skip_special_tokens=True))
     policy.train(was_training)
-    convs = [p + [{"role": "assistant", "content": c}] for p, c in zip(prompts, completions, strict=True)]
+    convs = [
+        p + [{"role": "assistant", "content": c}] for p, c in zip(prompts, completions, strict=True)
+    ]
     rs = rewards(rm, rm_tok, convs)
     return {"mean_reward": sum(rs) / len(rs), "completions": completions}

@@ -17,7 +17,7 @@ from caic.errors import usage_error
 from caic.training import probes
 from caic.training.config import RLRunConfig
 from caic.training.modelcard import RunRecord
-from caic.training.models import lora_config, load_causal_lm, load_reward_model, load_tokenizer
+from caic.training.models import load_causal_lm, load_reward_model, load_tokenizer, lora_config
 from caic.training.sft import distributed
 from caic.training.train import (
     Context,
@@ -37,7 +37,11 @@ def reward_model_file(spec: str) -> DataFile:
 
     path = Path(spec)
     weights = next(
-        (path / f for f in ("adapter_model.safetensors", "model.safetensors") if (path / f).is_file()),
+        (
+            path / f
+            for f in ("adapter_model.safetensors", "model.safetensors")
+            if (path / f).is_file()
+        ),
         None,
     )
     record = read_record(path) if path.is_dir() else None
@@ -94,7 +98,9 @@ def train_rl(ctx: Context) -> RunRecord | None:
     probe_prompts = [r["prompt"] for r in rows[: cfg.probe_items]] if not distributed() else []
     probe: dict[str, Any] = {}
     if probe_prompts:
-        before = probes.greedy_reward(policy, tok, rm, rm_tok, probe_prompts, cfg.max_completion_length)
+        before = probes.greedy_reward(
+            policy, tok, rm, rm_tok, probe_prompts, cfg.max_completion_length
+        )
         probe["mean_reward_before"] = before["mean_reward"]
         probe["completions_before"] = before["completions"]
     trainer = TRLTrainer(
@@ -105,11 +111,12 @@ def train_rl(ctx: Context) -> RunRecord | None:
         processing_class=tok,
         reward_processing_classes=rm_tok,
         peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
+        callbacks=ctx.callbacks or None,
     )
     trainer.train(resume_from_checkpoint=True if checkpoint_to_resume(ctx) else None)
     summary: dict[str, Any] = {"algorithm": cfg.algorithm}
     if probe_prompts:
-        rm_device = next(trainer.model.parameters()).device
+        rm_device = next(policy.parameters()).device  # the policy's device after training
         after = probes.greedy_reward(
             trainer.model, tok, rm.to(rm_device), rm_tok, probe_prompts, cfg.max_completion_length
         )

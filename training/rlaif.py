@@ -37,196 +37,45 @@ and ``agrees_with_gold`` whether the labelled ``chosen`` is the human-preferred 
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Container, Iterator, Sequence
-from typing import Any, Literal
+from collections.abc import Container, Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-import caic
 from caic.compiler.prompts import fill, transcript
 from caic.compiler.promptset import judge_records
 from caic.compiler.sampling import draw, priority_ranks
 from caic.constitution_lang import sha256
 from caic.constitution_lang.model import Constitution
 from caic.errors import usage_error
-from caic.training.backends.base import Backend, SamplingParams, logsumexp
+from caic.training.backends.base import Backend, SamplingParams
+from caic.training.rlaif_rows import LABELS_SCHEMA_VERSION, LabelRow, Mode, Slot, Vote
+from caic.training.soft_labels import (
+    ABSTAIN_MASS,
+    aggregate,
+    clamp,
+    mean,
+    parse_verdict,
+    two_way,
+    winner,
+)
 
-LABELS_SCHEMA_VERSION = 1
-ABSTAIN_MASS = 0.1
-"""Below this total probability on the options, a judgement is an abstention."""
+__all__ = [
+    "ABSTAIN_MASS",
+    "LABELS_SCHEMA_VERSION",
+    "LabelRow",
+    "Mode",
+    "Vote",
+    "aggregate",
+    "clamp",
+    "label_pairs",
+    "order_prompt",
+    "parse_verdict",
+    "principle_draws",
+    "read_labels",
+    "two_way",
+    "winner",
+]
 COT_MAX_NEW_TOKENS = 256
-Mode = Literal["pairwise", "pointwise"]
-Slot = Literal["a", "b"]
-
-
-class Vote(BaseModel):
-    """One principle's verdict on one pair."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    principle: str
-    """The principle judged against."""
-    tier: int
-    """Its category's priority tier (0 = highest)."""
-    p_a: float | None
-    """P(response_a better): both orders averaged (pairwise) or s_a/(s_a+s_b) (pointwise)."""
-    p_forward: float | None
-    """P(response_a better) from the forward order (A = response_a); pointwise: p_a."""
-    p_swapped: float | None
-    """P(response_a better) from the swapped order (A = response_b); null if not judged."""
-    mass: list[float]
-    """Probability mass on the options, per scored prompt (orders, or responses a and b)."""
-    consistent: bool | None
-    """Both orders pick the same response; null when only one order (or pointwise)."""
-    abstained: bool
-    """The judge answered neither option (mass below threshold, or CoT named none)."""
-    reasoning: list[str] | None = None
-    """CoT mode: the judge's generated reasoning, per order."""
-
-
-class LabelRow(BaseModel):
-    """One labelled pair: a TRL conversational preference row plus the label's provenance."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str
-    """The pair's id."""
-    prompt: list[dict[str, str]]
-    """The conversation before the responses, as chat messages."""
-    chosen: list[dict[str, str]] | None
-    """``[{"role": "assistant", "content": ...}]``: the response labelled better, or null."""
-    rejected: list[dict[str, str]] | None
-    """The other response; null if abstained."""
-    response_a: str | None = None
-    """Abstentions only: the first response (labelled rows keep it in chosen/rejected)."""
-    response_b: str | None = None
-    """Abstentions only: the second response."""
-    chosen_slot: Slot | None
-    """Which input slot was labelled chosen (``a`` on an exact tie); null if abstained."""
-    p_a: float | None
-    """Aggregated P(response_a better)."""
-    p_chosen: float | None
-    """The soft label: P(chosen better) >= 0.5."""
-    p_forward: float | None
-    """Mean over verdicts of P(response_a better) in the forward order."""
-    p_swapped: float | None
-    """Mean over verdicts of P(response_a better) from the swapped order."""
-    consistent: bool | None
-    """The forward and swapped means pick the same response; null if not both judged."""
-    principles: list[str]
-    """The principles drawn for this pair."""
-    votes: list[Vote]
-    """Each principle's verdict."""
-    aggregation: Literal["single", "mean", "lexicographic", "none"]
-    """How verdicts were combined (``none``: all abstained)."""
-    deciding_tier: int | None
-    """Lexicographic aggregation: the priority tier that decided."""
-    mode: Mode
-    """``pairwise`` or ``pointwise``."""
-    cot: bool
-    """Whether the judge reasoned before answering."""
-    judge: str
-    """The judge model's id."""
-    constitution: str
-    """The constitution's name."""
-    constitution_sha256: str
-    """Hash of the constitution's canonical text."""
-    gold: Slot | None
-    """The human-preferred slot when the input has one, else null."""
-    agrees_with_gold: bool | None
-    """Whether ``chosen`` is the human-preferred response; null without gold or label."""
-    abstained: bool
-    """True when no verdict chose an option: the row carries no label."""
-    seed: int
-    """Seed of the principle draws."""
-    schema_version: int = LABELS_SCHEMA_VERSION
-    """Version of this row layout."""
-    caic_version: str = caic.__version__
-    """The caic that wrote the row."""
-
-
-# -- soft-label maths -----------------------------------------------------------------------
-
-
-def two_way(logprobs: Sequence[float]) -> tuple[float, float]:
-    """``(P(first) / (P(first) + P(second)), P(first) + P(second))`` from two log-probs.
-
-    Computed as a sigmoid of the log-prob difference so that very negative log-probs
-    neither underflow nor divide by zero; both options impossible gives ``(0.5, 0.0)``.
-    """
-    la, lb = float(logprobs[0]), float(logprobs[1])
-    if la == lb == -math.inf or math.isnan(la) or math.isnan(lb):
-        return 0.5, 0.0
-    mass = math.exp(logsumexp([la, lb]))
-    d = lb - la
-    if d == math.inf:
-        return 0.0, mass
-    if d == -math.inf:
-        return 1.0, mass
-    p = math.exp(-d) / (1.0 + math.exp(-d)) if d > 0 else 1.0 / (1.0 + math.exp(d))
-    return p, mass
-
-
-def winner(p: float | None) -> Slot | None:
-    """``a`` above 0.5, ``b`` below, ``None`` at exactly 0.5 or when unknown."""
-    if p is None or p == 0.5:
-        return None
-    return "a" if p > 0.5 else "b"
-
-
-def clamp(p: float, bounds: tuple[float, float]) -> float:
-    return min(max(p, bounds[0]), bounds[1])
-
-
-def aggregate(votes: Sequence[Vote], margin: float) -> tuple[float | None, str, int | None]:
-    """``(p_a, aggregation, deciding tier)`` over the non-abstaining votes (module docstring)."""
-    live = [v for v in votes if not v.abstained and v.p_a is not None]
-    if not live:
-        return None, "none", None
-    if len(live) == 1:
-        return live[0].p_a, "single", None
-    tiers = sorted({v.tier for v in live})
-    overall = _mean([v.p_a for v in live])
-    if len(tiers) == 1:
-        return overall, "mean", None
-    for t in tiers:
-        p = _mean([v.p_a for v in live if v.tier == t])
-        if p is not None and abs(p - 0.5) >= margin:
-            return p, "lexicographic", t
-    return overall, "lexicographic", None
-
-
-def _mean(values: Sequence[float | None]) -> float | None:
-    xs = [x for x in values if x is not None]
-    return sum(xs) / len(xs) if xs else None
-
-
-# -- verdict parsing (CoT) ------------------------------------------------------------------
-
-_VERDICT = re.compile(r"(?i:(?:the\s+)?better\s+response\s+is)\s*:?\s*\(?\s*([AB])\b")
-_BARE = re.compile(r"\(([AB])\)")
-
-
-def parse_verdict(text: str) -> tuple[Slot | None, str]:
-    """``(letter named, reasoning before the verdict)`` of a CoT answer.
-
-    The last "better response is (X)" decides and the text before it is the
-    reasoning; without that phrase, a text naming only one of "(A)"/"(B)" names it.
-    A text naming no option (or both, with no verdict phrase) gives ``None``.
-    """
-    found = list(_VERDICT.finditer(text))
-    if found:
-        m = found[-1]
-        return ("a" if m.group(1) == "A" else "b"), text[: m.start()].rstrip()
-    bare = {m.group(1) for m in _BARE.finditer(text)}
-    if len(bare) == 1:
-        return ("a" if bare.pop() == "A" else "b"), text.rstrip()
-    return None, text.rstrip()
-
-
-# -- the labeller ---------------------------------------------------------------------------
 
 
 def principle_draws(
@@ -276,9 +125,17 @@ def label_pairs(
     ranks = priority_ranks(constitution)
     tiers = {p.name: ranks.get(p.category, 0) for p in constitution.principles}
     ctx = _Context(
-        constitution, judge, records, tiers, settings.swap_positions, settings.clamp,
-        settings.margin, sha256(constitution), seed, cot_max_new_tokens,
-    )  # fmt: skip
+        c=constitution,
+        judge=judge,
+        records=records,
+        tiers=tiers,
+        orders=("forward", "swapped") if settings.swap_positions else ("forward",),
+        bounds=settings.clamp,
+        margin=settings.margin,
+        sha=sha256(constitution),
+        seed=seed,
+        cot_tokens=cot_max_new_tokens,
+    )
     todo = [
         (pair, names) for pair, names in zip(pairs, drawn, strict=True) if pair["id"] not in skip
     ]
@@ -294,16 +151,20 @@ def label_pairs(
             yield _row(ctx, pair, pair_votes, mode, cot)
 
 
+@dataclass(frozen=True)
 class _Context:
-    def __init__(
-        self, c: Constitution, judge: Backend, records: dict[tuple[str, str, str], dict[str, Any]],
-        tiers: dict[str, int], swap: bool, bounds: tuple[float, float], margin: float,
-        sha: str, seed: int, cot_tokens: int,
-    ) -> None:  # fmt: skip
-        self.c, self.judge, self.records, self.tiers = c, judge, records, tiers
-        self.orders = ("forward", "swapped") if swap else ("forward",)
-        self.bounds, self.margin, self.sha, self.seed = bounds, margin, sha, seed
-        self.cot_tokens = cot_tokens
+    """What every batch of one labelling run shares."""
+
+    c: Constitution
+    judge: Backend
+    records: dict[tuple[str, str, str], dict[str, Any]]
+    tiers: dict[str, int]
+    orders: tuple[str, ...]
+    bounds: tuple[float, float]
+    margin: float
+    sha: str
+    seed: int
+    cot_tokens: int
 
 
 Batch = list[tuple[dict[str, Any], list[str]]]
@@ -317,7 +178,8 @@ def _judge_prompt(rec: dict[str, Any], pair: dict[str, Any], **values: str) -> l
     ]
 
 
-def _order_prompt(rec: dict[str, Any], pair: dict[str, Any]) -> list[dict[str, str]]:
+def order_prompt(rec: dict[str, Any], pair: dict[str, Any]) -> list[dict[str, str]]:
+    """A pairwise judge record's chat prompt for ``pair``, options placed by its mapping."""
     m = rec["mapping"]
     return _judge_prompt(rec, pair, option_a=pair[m["A"]], option_b=pair[m["B"]])
 
@@ -356,7 +218,7 @@ def _pairwise(ctx: _Context, batch: Batch) -> list[list[Vote]]:
         for name in names:
             for order in ctx.orders:
                 rec = ctx.records[(name, "direct", order)]
-                prompts.append(_order_prompt(rec, pair))
+                prompts.append(order_prompt(rec, pair))
                 recs.append(rec)
     prefix = recs[0]["assistant_prefix"] if recs else ""
     scores = ctx.judge.score_options(prompts, list(recs[0]["options"]), prefix) if prompts else []
@@ -381,7 +243,7 @@ def _cot(ctx: _Context, batch: Batch) -> list[list[Vote]]:
         for name in names:
             for order in ctx.orders:
                 rec = ctx.records[(name, "cot", order)]
-                items.append((rec, _order_prompt(rec, pair)))
+                items.append((rec, order_prompt(rec, pair)))
     params = SamplingParams(temperature=0.0, max_new_tokens=ctx.cot_tokens)
     texts = ctx.judge.generate([conv for _, conv in items], params) if items else []
     results: list[tuple[float, float]] = []
@@ -446,8 +308,8 @@ def _row(
 ) -> dict[str, Any]:
     p_a, how, tier = aggregate(votes, ctx.margin)
     live = [v for v in votes if not v.abstained]
-    p_fwd = _mean([v.p_forward for v in live])
-    p_swp = _mean([v.p_swapped for v in live])
+    p_fwd = mean([v.p_forward for v in live])
+    p_swp = mean([v.p_swapped for v in live])
     gold = pair.get("gold") if pair.get("gold") in ("a", "b") else None
     abstained = p_a is None
     chosen_slot: Slot | None = None if p_a is None else ("a" if p_a >= 0.5 else "b")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from caic.training import probes
 from caic.training.config import RMRunConfig
 from caic.training.modelcard import RunRecord
-from caic.training.models import lora_config, load_causal_lm, load_tokenizer
+from caic.training.models import load_causal_lm, load_tokenizer, lora_config
 from caic.training.sft import distributed
 from caic.training.train import Context, checkpoint_to_resume, finish, first_last, prepare, trl_args
 from caic.training.train_data import preference_rows, to_dataset
@@ -71,8 +71,9 @@ def _trainer_classes() -> tuple[type, type]:
 
         def _set_signature_columns_if_needed(self) -> None:
             super()._set_signature_columns_if_needed()
-            if "p_chosen" not in self._signature_columns:
-                self._signature_columns = [*self._signature_columns, "p_chosen"]
+            columns: list[str] = list(self._signature_columns or [])
+            if "p_chosen" not in columns:
+                setattr(self, "_signature_columns", [*columns, "p_chosen"])  # noqa: B010
 
         def compute_loss(
             self,
@@ -89,7 +90,7 @@ def _trainer_classes() -> tuple[type, type]:
             _, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
             r_c, r_r = torch.chunk(outputs.logits.squeeze(-1), chunks=2)
             loss = soft_bt_loss(r_c, r_r, p.to(r_c.device))
-            coef = self.args.center_rewards_coefficient
+            coef = getattr(self.args, "center_rewards_coefficient", None)
             if coef is not None:
                 loss = loss + coef * torch.mean((r_c + r_r) ** 2)
             return (loss, outputs) if return_outputs else loss
@@ -112,7 +113,9 @@ def load_classifier_base(ctx: Context) -> Any:
     from trl.trainer.reward_trainer import suppress_seqcls_warning
 
     with suppress_seqcls_warning():
-        model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype=ctx.dtype)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=1, dtype=ctx.dtype
+        )
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)
     return model
@@ -135,7 +138,10 @@ def train_rm(ctx: Context) -> RunRecord | None:
     )
     prepare(ctx, [data_file])
     args = trl_args(
-        RewardConfig, ctx, center_rewards_coefficient=cfg.center_rewards_coefficient, dataset_num_proc=None
+        RewardConfig,
+        ctx,
+        center_rewards_coefficient=cfg.center_rewards_coefficient,
+        dataset_num_proc=None,
     )
     tok = load_tokenizer(ctx.base)
     transformers.set_seed(cfg.seed)  # the score head is initialised when the model loads
@@ -153,6 +159,7 @@ def train_rm(ctx: Context) -> RunRecord | None:
         train_dataset=to_dataset(rows),
         processing_class=tok,
         peft_config=lora_config(cfg.lora, "SEQ_CLS") if cfg.lora.enabled else None,
+        callbacks=ctx.callbacks or None,
     )
     trainer.train(resume_from_checkpoint=True if checkpoint_to_resume(ctx) else None)
     if probe_rows:

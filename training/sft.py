@@ -20,7 +20,7 @@ from caic.errors import CaicError, usage_error
 from caic.training import probes
 from caic.training.config import SFTRunConfig
 from caic.training.modelcard import RunRecord
-from caic.training.models import lora_config, load_causal_lm, load_tokenizer, training_chat_template
+from caic.training.models import load_causal_lm, load_tokenizer, lora_config, training_chat_template
 from caic.training.train import Context, checkpoint_to_resume, finish, first_last, prepare, trl_args
 from caic.training.train_data import sft_rows, to_dataset
 
@@ -40,9 +40,9 @@ def _to_prompt_completion(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def choose_template(cfg: SFTRunConfig, tok: Any, rows: list[dict[str, Any]]) -> tuple[
-    list[dict[str, Any]], bool
-]:
+def choose_template(
+    cfg: SFTRunConfig, tok: Any, rows: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], bool]:
     """Set a marked training template on ``tok`` when needed; return rows and assistant_only."""
     if not cfg.assistant_only_loss or "messages" not in rows[0]:
         return rows, False
@@ -102,6 +102,7 @@ def train_sft(ctx: Context) -> RunRecord | None:
         train_dataset=to_dataset(rows),
         processing_class=tok,
         peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
+        callbacks=ctx.callbacks or None,
     )
     trainer.train(resume_from_checkpoint=True if checkpoint_to_resume(ctx) else None)
     if probe_rows:

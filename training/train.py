@@ -12,6 +12,7 @@ Under ``accelerate launch`` every process trains; only the main one writes the f
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -58,6 +59,8 @@ class Context:
     data: list[DataFile] = field(default_factory=list)
     constitutions: list[ConstitutionRef] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    callbacks: list[Any] = field(default_factory=list)
+    """Extra ``transformers.TrainerCallback`` objects (benchmarks time steps with one)."""
 
     @property
     def dtype(self) -> torch.dtype:
@@ -78,7 +81,9 @@ def make_context(cfg: RunConfig, command: str | None = None) -> Context:
     if bf16 is None:
         bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
     if bf16 and device == "cpu":
-        log.warning("caic: bf16 on CPU is slower than fp32 here (STACK-NOTES); consider train.bf16=false")
+        log.warning(
+            "caic: bf16 on CPU is slower than fp32 here (STACK-NOTES); consider train.bf16=false"
+        )
     ckpt = cfg.train.gradient_checkpointing
     if ckpt is None:
         ckpt = device == "cuda"
@@ -125,10 +130,16 @@ def trl_args(config_cls: type, ctx: Context, **specific: Any) -> Any:
         bf16=ctx.bf16,
         fp16=False,
         use_cpu=ctx.device == "cpu",
-        gradient_checkpointing=ctx.gradient_checkpointing,
         dataloader_num_workers=t.num_workers,
         disable_tqdm=True,
     )
+    # transformers 5 renamed gradient_checkpointing (TRL still defaults the old name to True)
+    ckpt_name = (
+        "activation_checkpointing"
+        if "activation_checkpointing" in names
+        else "gradient_checkpointing"
+    )
+    kw[ckpt_name] = ctx.gradient_checkpointing
     if "max_length" in names:
         kw["max_length"] = t.max_length
     kw.update(specific)
@@ -136,7 +147,9 @@ def trl_args(config_cls: type, ctx: Context, **specific: Any) -> Any:
     try:
         return config_cls(**kw)
     except (ValueError, TypeError) as e:
-        raise usage_error(f"TRL rejected the settings: {str(e).splitlines()[0]}", code="E010") from None
+        raise usage_error(
+            f"TRL rejected the settings: {str(e).splitlines()[0]}", code="E010"
+        ) from None
 
 
 def fingerprint(ctx: Context) -> str:
@@ -199,15 +212,17 @@ def finish(
     if not is_main_process(trainer):
         return None
     if tokenizer_template is not None:
-        tokenizer.chat_template = tokenizer_template  # the model's own template, not the training one
+        tokenizer.chat_template = (
+            tokenizer_template  # the model's own template, not the training one
+        )
     tokenizer.save_pretrained(str(out))
     header = (
         f"# Resolved by caic {caic.__version__}; rerun with:\n"
         f"# caic train {ctx.cfg.kind} --config {out / 'config.yaml'}\n"
     )
-    write_text_atomic(out / "config.yaml", to_yaml(ctx.cfg, header))
+    write_text_atomic(out / "config.yaml", to_yaml(resolved_config(ctx.cfg), header))
     hist = history(trainer)
-    final = next((h for h in reversed(hist) if "train_runtime" in h), {})
+    final: dict[str, Any] = next((h for h in reversed(hist) if "train_runtime" in h), {})
     summary = {
         **summary,
         "steps": trainer.state.global_step,
@@ -233,7 +248,7 @@ def finish(
             spec=ctx.base.spec,
             name=ctx.base.base_name or ctx.base.name,
             source=ctx.base.source,
-            adapter=str(ctx.base.adapter) if ctx.base.adapter else None,
+            adapters=[str(a) for a in ctx.base.adapters],
         ),
         constitutions=ctx.constitutions,
         data=ctx.data,
@@ -244,7 +259,7 @@ def finish(
         command=ctx.command,
         extra=extra or {},
     )
-    card = render_card(record, ctx.cfg.model_dump(mode="json"))
+    card = render_card(record, resolved_config(ctx.cfg).model_dump(mode="json"))
     write_text_atomic(out / "README.md", card)
     write_text_atomic(out / "run.json", record.model_dump_json(indent=2) + "\n")
     for name in ("README.md", "config.yaml", "metrics.json", "run.json"):
@@ -253,15 +268,24 @@ def finish(
     return record
 
 
+def resolved_config(cfg: RunConfig) -> RunConfig:
+    """The config with local model paths made absolute, so the output folder can be loaded
+    as a base from anywhere (its adapter is merged onto exactly this model)."""
+    updates: dict[str, Any] = {}
+    for key in ("model", "reward_model"):
+        value = getattr(cfg, key, None)
+        if isinstance(value, str) and Path(value).expanduser().exists():
+            updates[key] = str(Path(value).expanduser().resolve())
+    return cfg.model_copy(update=updates) if updates else cfg
+
+
 def versions() -> dict[str, str]:
     import importlib.metadata as md
 
     out = {}
     for pkg in ("trl", "peft", "transformers", "torch", "accelerate"):
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
     return out
 
 
@@ -272,8 +296,12 @@ def prepare(ctx: Context, data: list[DataFile]) -> None:
     (ctx.out / "run.json").unlink(missing_ok=True)  # run.json reappears only when this run ends
 
 
-def run(kind: str, config: str | Path | None, overrides: list[str] | None = None,
-        command: str | None = None) -> RunRecord | None:
+def run(
+    kind: str,
+    config: str | Path | None,
+    overrides: list[str] | None = None,
+    command: str | None = None,
+) -> RunRecord | None:
     """Load the ``kind`` config and run its trainer; the entry point of ``caic train``."""
     cfg = load_config(kind, config, overrides)
     return run_config(cfg, command)

@@ -53,7 +53,9 @@ def iter_rows(source: str, split: str = "train") -> Iterator[tuple[str, int, Row
         try:
             ds = datasets.load_from_disk(str(p))
         except (FileNotFoundError, ValueError) as e:
-            raise usage_error(f"not a saved dataset folder: {e}".splitlines()[0], path=source) from None
+            raise usage_error(
+                f"not a saved dataset folder: {e}".splitlines()[0], path=source
+            ) from None
         if isinstance(ds, datasets.DatasetDict):
             if split not in ds:
                 raise usage_error(f"no split `{split}` (has {', '.join(ds)})", path=source)
@@ -75,7 +77,9 @@ def _is_messages(value: Any) -> bool:
         isinstance(value, list)
         and bool(value)
         and all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            isinstance(m, dict)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str)
             for m in value
         )
     )
@@ -94,14 +98,22 @@ def sft_rows(source: str, split: str = "train") -> tuple[list[Row], DataFile]:
             msgs = row["messages"]
             if not _is_messages(msgs):
                 raise usage_error(
-                    "`messages` must be a list of {role, content} objects", path=path, line=line, code="E006"
+                    "`messages` must be a list of {role, content} objects",
+                    path=path,
+                    line=line,
+                    code="E006",
                 )
             if not any(m["role"] == "assistant" for m in msgs):
-                raise usage_error("conversation has no assistant turn to learn", path=path, line=line, code="E006")
+                raise usage_error(
+                    "conversation has no assistant turn to learn", path=path, line=line, code="E006"
+                )
             kept: Row = {"messages": [{"role": m["role"], "content": m["content"]} for m in msgs]}
             kind = "messages"
         elif "prompt" in row and "completion" in row:
-            kept, kind = {"prompt": row["prompt"], "completion": row["completion"]}, "prompt-completion"
+            kept, kind = (
+                {"prompt": row["prompt"], "completion": row["completion"]},
+                "prompt-completion",
+            )
         elif "text" in row:
             kept, kind = {"text": row["text"]}, "text"
         else:
@@ -113,14 +125,20 @@ def sft_rows(source: str, split: str = "train") -> tuple[list[Row], DataFile]:
                 code="E006",
             )
         if shape is not None and kind != shape:
-            raise usage_error(f"row is {kind} but earlier rows are {shape}", path=path, line=line, code="E006")
+            raise usage_error(
+                f"row is {kind} but earlier rows are {shape}", path=path, line=line, code="E006"
+            )
         shape = kind
         out.append(kept)
         meta.append(row)
     if not out:
         raise usage_error("no training rows", path=source, code="E006")
     return out, DataFile(
-        role="train", path=source, sha256=file_hash(source), rows=len(out), constitution_sha256=_shas(meta)
+        role="train",
+        path=source,
+        sha256=file_hash(source),
+        rows=len(out),
+        constitution_sha256=_shas(meta),
     )
 
 
@@ -164,7 +182,12 @@ def preference_rows(
         p = row.get("p_chosen")
         if p is not None:
             if not isinstance(p, int | float) or not 0.0 <= float(p) <= 1.0:
-                raise usage_error(f"`p_chosen` must be a number in [0, 1], got {p!r}", path=path, line=line, code="E006")
+                raise usage_error(
+                    f"`p_chosen` must be a number in [0, 1], got {p!r}",
+                    path=path,
+                    line=line,
+                    code="E006",
+                )
             p = float(p)
             if abs(p - 0.5) < min_confidence:
                 skipped["low_confidence"] += 1
@@ -176,10 +199,14 @@ def preference_rows(
         meta.append(row)
     if not out:
         raise usage_error(
-            f"no usable preference rows ({dict(skipped) or 'file is empty'})", path=source, code="E006"
+            f"no usable preference rows ({dict(skipped) or 'file is empty'})",
+            path=source,
+            code="E006",
         )
     if len({"prompt" in r for r in out}) > 1:
-        raise usage_error("some rows have a `prompt` column and others do not", path=source, code="E006")
+        raise usage_error(
+            "some rows have a `prompt` column and others do not", path=source, code="E006"
+        )
     if need_p is False:
         for r in out:
             r.pop("p_chosen", None)
@@ -193,7 +220,9 @@ def preference_rows(
     )
 
 
-def prompt_rows(source: str, column: str | None = None, limit: int | None = None) -> tuple[list[Row], DataFile]:
+def prompt_rows(
+    source: str, column: str | None = None, limit: int | None = None
+) -> tuple[list[Row], DataFile]:
     """RL prompts as conversational rows ``{"prompt": [{"role": "user", "content": ...}]}``."""
     from caic.compiler.data import load_prompts
 

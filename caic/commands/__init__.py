@@ -6,3 +6,4 @@ from caic.commands import rlaif  # noqa: F401
 from caic.commands import report  # noqa: F401
 from caic.commands import evals  # noqa: F401
 from caic.commands import lint  # noqa: F401
+from caic.commands import train  # noqa: F401

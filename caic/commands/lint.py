@@ -29,28 +29,43 @@ def _deep_backend(judge: str | None) -> Any:
     except CaicError:
         raise
     except Exception as e:  # a missing optional dependency, weights, a server, ...
-        typer.echo(f"caic lint: --deep skipped: cannot start backend `{judge or 'default'}` "
-                   f"({type(e).__name__}: {e})", err=True)
+        typer.echo(
+            f"caic lint: --deep skipped: cannot start backend `{judge or 'default'}` "
+            f"({type(e).__name__}: {e})",
+            err=True,
+        )
         return None
 
 
 @app.command()
 def lint(
     files: Annotated[list[Path] | None, typer.Argument(help="`.cai` files to lint.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="human, json, sarif or github.")]
-    = "human",
-    select: Annotated[list[str] | None, typer.Option(
-        "--select", help="Rules to run: codes, names or prefixes (CAI1), comma-separated; "
-        "replaces `select` from pyproject.toml.")] = None,
-    ignore: Annotated[list[str] | None, typer.Option(
-        "--ignore", help="Rules to skip; replaces `ignore` from pyproject.toml.")] = None,
-    deep: Annotated[bool, typer.Option("--deep", help="Also ask a model whether similar "
-                                       "principles conflict (slow).")] = False,
-    judge: Annotated[str | None, typer.Option("--judge", help="Backend spec for --deep, "
-                                              "e.g. transformers or openai:URL#MODEL.")]
-    = None,
-    list_rules: Annotated[bool, typer.Option("--list-rules", help="Print the rules and "
-                                             "exit.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="human, json, sarif or github.")] = "human",
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            help="Rules to run: codes, names or prefixes (CAI1), comma-separated; "
+            "replaces `select` from pyproject.toml.",
+        ),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="Rules to skip; replaces `ignore` from pyproject.toml."),
+    ] = None,
+    deep: Annotated[
+        bool,
+        typer.Option("--deep", help="Also ask a model whether similar principles conflict (slow)."),
+    ] = False,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            "--judge", help="Backend spec for --deep, e.g. transformers or openai:URL#MODEL."
+        ),
+    ] = None,
+    list_rules: Annotated[
+        bool, typer.Option("--list-rules", help="Print the rules and exit.")
+    ] = False,
 ) -> None:
     """Lint constitutions: contradictions, near-duplicates and authoring mistakes.
 

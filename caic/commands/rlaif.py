@@ -165,6 +165,15 @@ def pairs_cmd(
     typer.echo(str(out))
 
 
+def _unique_ids(rows: list[dict[str, Any]], source: str) -> None:
+    """Labels are keyed by pair id (for resuming), so ids must be unique."""
+    seen: set[str] = set()
+    for r in rows:
+        if r["id"] in seen:
+            raise usage(f"duplicate pair id `{r['id']}` in {source}", hint="give each row an `id`")
+        seen.add(r["id"])
+
+
 def _principles_arg(value: str) -> str | int:
     if value in ("sample", "all"):
         return value
@@ -243,6 +252,7 @@ def label_cmd(
         rows = rows[:limit]
     if not rows:
         raise usage(f"no pairs in {pairs}")
+    _unique_ids(rows, pairs)
     fp = {
         "command": "rlaif label",
         "constitution_sha256": sha256(c),

@@ -52,15 +52,17 @@ def find_pyproject(start: str | Path) -> Path | None:
             try:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError) as e:
-                raise usage_error(f"cannot read {candidate}: {e}", path=str(candidate),
-                                  code="E003") from e
+                raise usage_error(
+                    f"cannot read {candidate}: {e}", path=str(candidate), code="E003"
+                ) from e
             if isinstance(data.get("tool", {}).get("caic", {}).get("lint"), dict):
                 return candidate
     return None
 
 
-def load_config(start: str | Path, select: list[str] | None = None,
-                ignore: list[str] | None = None) -> LintConfig:
+def load_config(
+    start: str | Path, select: list[str] | None = None, ignore: list[str] | None = None
+) -> LintConfig:
     """Config for linting the file at ``start``, with command-line overrides."""
     from caic.compiler.lint.registry import resolve_keys
 
@@ -77,12 +79,17 @@ def load_config(start: str | Path, select: list[str] | None = None,
         if isinstance(raw, str):
             raw = [raw]
         if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-            raise usage_error(f"`{name}` must be a list of rule codes or names", path=where,
-                              code="E003")
+            raise usage_error(
+                f"`{name}` must be a list of rule codes or names", path=where, code="E003"
+            )
         codes, unknown = resolve_keys(raw)
         if unknown:
-            raise usage_error(f"unknown lint rule `{unknown[0]}` in `{name}`", path=where,
-                              code="E003", hint="see `caic lint --list-rules`")
+            raise usage_error(
+                f"unknown lint rule `{unknown[0]}` in `{name}`",
+                path=where,
+                code="E003",
+                hint="see `caic lint --list-rules`",
+            )
         return frozenset(codes)
 
     sel = keys("select", select)
@@ -93,12 +100,12 @@ def load_config(start: str | Path, select: list[str] | None = None,
         raise usage_error("`severity` must be a table of rule = level", path=where, code="E003")
     for k, v in raw_sev.items():
         if v not in SEVERITIES:
-            raise usage_error(f"severity of `{k}` must be one of {', '.join(SEVERITIES)}",
-                              path=where, code="E003")
+            raise usage_error(
+                f"severity of `{k}` must be one of {', '.join(SEVERITIES)}", path=where, code="E003"
+            )
         codes, unknown = resolve_keys([k])
         if unknown:
             raise usage_error(f"unknown lint rule `{k}` in `severity`", path=where, code="E003")
         for code in codes:
             sev[code] = v
-    return LintConfig(select=sel, ignore=ign, severity=sev,
-                      source=str(path) if path else None)
+    return LintConfig(select=sel, ignore=ign, severity=sev, source=str(path) if path else None)

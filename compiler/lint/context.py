@@ -59,14 +59,32 @@ class LintContext:
     def category_of(self, p: Principle) -> Category:
         return self.constitution.category(p.category)
 
-    def diag(self, code: str, name: str, severity: Severity, message: str, span: Span | None,
-             *, principles: tuple[str, ...] = (), hint: str | None = None) -> Diagnostic:
+    def diag(
+        self,
+        code: str,
+        name: str,
+        severity: Severity,
+        message: str,
+        span: Span | None,
+        *,
+        principles: tuple[str, ...] = (),
+        hint: str | None = None,
+    ) -> Diagnostic:
         """A diagnostic at ``span`` (the constitution header when ``None``)."""
         s = span or self.constitution.span
-        return Diagnostic(code=code, name=name, severity=severity, message=message,
-                          path=s.path or self.path, line=s.line, column=s.column,
-                          end_line=s.end_line, end_column=s.end_column, hint=hint,
-                          principles=principles)
+        return Diagnostic(
+            code=code,
+            name=name,
+            severity=severity,
+            message=message,
+            path=s.path or self.path,
+            line=s.line,
+            column=s.column,
+            end_line=s.end_line,
+            end_column=s.end_column,
+            hint=hint,
+            principles=principles,
+        )
 
     def field_span(self, p: Principle, *names: str) -> Span:
         """Span of the first of ``names`` the principle wrote, else of the principle."""
@@ -78,5 +96,6 @@ class LintContext:
     def header_span(self, node: Principle | Category | Constitution) -> Span:
         """The first line of a block, for pointing at it without underlining all of it."""
         s = node.span
-        return Span(path=s.path, line=s.line, column=s.column, end_line=s.line,
-                    end_column=s.column + 1)
+        return Span(
+            path=s.path, line=s.line, column=s.column, end_line=s.line, end_column=s.column + 1
+        )

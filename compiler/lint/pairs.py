@@ -24,7 +24,8 @@ DEEP_PROMPT = (
     "Principle A: {a}\nPrinciple B: {b}\n"
     "In some realistic situation, would a judge following A prefer a different response "
     "than a judge following B, because the principles pull in opposite directions? "
-    "Answer Yes or No.")
+    "Answer Yes or No."
+)
 
 
 def _resolution(ctx: LintContext, a: Principle, b: Principle) -> str | None:
@@ -85,20 +86,37 @@ def contradiction(ctx: LintContext) -> Iterator[Diagnostic]:
         settled = _resolution(ctx, a, b)
         msg = f"`{a.name}` and `{b.name}` pull the judge in opposite directions{detail}"
         if settled:
-            yield ctx.diag("CAI101", "contradiction", "note", f"{msg}; resolved: {settled}",
-                           ctx.field_span(b, "judge"), principles=(a.name, b.name))
-        else:
-            where = ("in the same category" if a.category == b.category
-                     else f"and no priority orders {a.category} against {b.category}")
             yield ctx.diag(
-                "CAI101", "contradiction", "warning", f"{msg}, {where}",
-                ctx.field_span(b, "judge"), principles=(a.name, b.name),
-                hint=(f"add `priority {a.category} > {b.category}` (or the reverse), a "
-                      f"`tension {a.name} {b.name} {{ prefer ... }}` block, or reword one"))
+                "CAI101",
+                "contradiction",
+                "note",
+                f"{msg}; resolved: {settled}",
+                ctx.field_span(b, "judge"),
+                principles=(a.name, b.name),
+            )
+        else:
+            where = (
+                "in the same category"
+                if a.category == b.category
+                else f"and no priority orders {a.category} against {b.category}"
+            )
+            yield ctx.diag(
+                "CAI101",
+                "contradiction",
+                "warning",
+                f"{msg}, {where}",
+                ctx.field_span(b, "judge"),
+                principles=(a.name, b.name),
+                hint=(
+                    f"add `priority {a.category} > {b.category}` (or the reverse), a "
+                    f"`tension {a.name} {b.name} {{ prefer ... }}` block, or reword one"
+                ),
+            )
 
 
-def _deep(ctx: LintContext, ps: list[Principle], scores: object,
-          done: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
+def _deep(
+    ctx: LintContext, ps: list[Principle], scores: object, done: set[tuple[int, int]]
+) -> dict[tuple[int, int], str]:
     """Ask the model about the most similar pairs the shallow pass did not flag."""
     sim = np.triu(scores.similarity, 1)  # type: ignore[attr-defined]
     order = np.argsort(-sim, axis=None)
@@ -111,8 +129,10 @@ def _deep(ctx: LintContext, ps: list[Principle], scores: object,
             cand.append((i, j))
     if not cand:
         return {}
-    prompts = [[{"role": "user", "content": DEEP_PROMPT.format(a=ps[i].judge, b=ps[j].judge)}]
-               for i, j in cand]
+    prompts = [
+        [{"role": "user", "content": DEEP_PROMPT.format(a=ps[i].judge, b=ps[j].judge)}]
+        for i, j in cand
+    ]
     rows = ctx.deep_backend.score_options(prompts, ["Yes", "No"])
     out: dict[tuple[int, int], str] = {}
     for (i, j), (yes, no) in zip(cand, rows, strict=True):
@@ -134,8 +154,14 @@ def near_duplicate(ctx: LintContext) -> Iterator[Diagnostic]:
     long principles share phrasing without sharing meaning).
 
     Anti-pattern:
-        principle weapons-one { judge "Choose the response less likely to help build a weapon capable of mass casualties." }
-        principle weapons-two { judge "Choose the response less likely to assist in building weapons that can kill many people." }
+        principle weapons-one {
+          judge "Choose the response less likely to help build a weapon capable of mass
+                 casualties."
+        }
+        principle weapons-two {
+          judge "Choose the response less likely to assist in building weapons that can
+                 kill many people."
+        }
 
     Best practice:
         Keep one of them, or give each a distinct scope (chemical and biological weapons
@@ -148,7 +174,11 @@ def near_duplicate(ctx: LintContext) -> Iterator[Diagnostic]:
     for i, j in _pairs(scores.is_duplicate()):
         a, b = ps[i], ps[j]
         yield ctx.diag(
-            "CAI102", "near-duplicate", "warning",
+            "CAI102",
+            "near-duplicate",
+            "warning",
             f"`{b.name}` says the same as `{a.name}` (similarity {scores.duplicate[i, j]:.2f})",
-            ctx.field_span(b, "judge"), principles=(a.name, b.name),
-            hint="merge them, or narrow each to a distinct concern")
+            ctx.field_span(b, "judge"),
+            principles=(a.name, b.name),
+            hint="merge them, or narrow each to a distinct concern",
+        )

@@ -13,10 +13,14 @@ from caic.errors import Diagnostic
 _ABSOLUTE = re.compile(
     r"\b(must(?:n't| not)?|never|always|shall(?: not)?|under no circumstances|in no case|"
     r"at all times|at all costs|without exception|no matter what|is (?:never )?(?:allowed|"
-    r"forbidden|prohibited)|is not allowed)\b", re.IGNORECASE)
+    r"forbidden|prohibited)|is not allowed)\b",
+    re.IGNORECASE,
+)
 _COMPARATIVE = re.compile(
     r"\b(choose|prefer|pick|select|which|rank|more|less|better|worse|most|least|fewer|"
-    r"rather than|\w+er than)\b|\b\w{3,}est\b", re.IGNORECASE)
+    r"rather than|\w+er than)\b|\b\w{3,}est\b",
+    re.IGNORECASE,
+)
 
 
 def _texts(p: Principle) -> list[tuple[str, str]]:
@@ -50,19 +54,41 @@ def absolute_judge(ctx: LintContext) -> Iterator[Diagnostic]:
         comparative = bool(_COMPARATIVE.search(_ABSOLUTE.sub(" ", p.judge)))
         what = "a rule, not a comparison" if not comparative else "absolute"
         yield ctx.diag(
-            "CAI201", "absolute-judge", "warning",
+            "CAI201",
+            "absolute-judge",
+            "warning",
             f"judge text of `{p.name}` is {what} (`{m.group(0)}`)",
-            ctx.field_span(p, "judge"), principles=(p.name,),
-            hint='phrase it as a comparison: "Choose the response that is less likely to ..."')
+            ctx.field_span(p, "judge"),
+            principles=(p.name,),
+            hint='phrase it as a comparison: "Choose the response that is less likely to ..."',
+        )
 
 
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _MODEL_NUMBER = re.compile(r"\b[A-Za-z]+-?\d+[A-Za-z\d]*\b")
 _PROPER = re.compile(r"(?<![.?!:;\"]\s)(?<!^)\b([A-Z][a-z]{2,})\b")
-_QUANTITY = re.compile(r"(?:[$£€]\s?\d[\d,.]*|\b\d+(?:\.\d+)?\s?(?:%|mg|ml|kg|km|miles?|"
-                       r"dollars|euros|pounds|minutes|hours|days)\b)")
-_NOT_PROPER = frozenset({"The", "This", "That", "Which", "Choose", "Prefer", "Pick", "Select",
-                         "Rewrite", "Identify", "Point", "Check", "Consider", "Describe"})
+_QUANTITY = re.compile(
+    r"(?:[$£€]\s?\d[\d,.]*|\b\d+(?:\.\d+)?\s?(?:%|mg|ml|kg|km|miles?|"
+    r"dollars|euros|pounds|minutes|hours|days)\b)"
+)
+_NOT_PROPER = frozenset(
+    {
+        "The",
+        "This",
+        "That",
+        "Which",
+        "Choose",
+        "Prefer",
+        "Pick",
+        "Select",
+        "Rewrite",
+        "Identify",
+        "Point",
+        "Check",
+        "Consider",
+        "Describe",
+    }
+)
 
 
 def specificity(text: str) -> list[str]:
@@ -96,27 +122,119 @@ def too_specific(ctx: LintContext) -> Iterator[Diagnostic]:
             marks = specificity(text)
             if len(marks) >= 2:
                 yield ctx.diag(
-                    "CAI202", "too-specific", "warning",
-                    f"{field} text of `{p.name}` is tied to one case "
-                    f"({', '.join(marks[:4])})",
-                    ctx.field_span(p, field), principles=(p.name,),
+                    "CAI202",
+                    "too-specific",
+                    "warning",
+                    f"{field} text of `{p.name}` is tied to one case ({', '.join(marks[:4])})",
+                    ctx.field_span(p, field),
+                    principles=(p.name,),
                     hint="state the general concern the case is an example of; keep "
-                         "concrete cases for `example` blocks")
+                    "concrete cases for `example` blocks",
+                )
                 break
 
 
-_US_STATES = (
-    "Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia "
-    "Hawaii Idaho Illinois Indiana Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts "
-    "Michigan Minnesota Mississippi Missouri Montana Nebraska Nevada Ohio Oklahoma Oregon "
-    "Pennsylvania Tennessee Texas Utah Vermont Virginia Washington Wisconsin Wyoming").split()
-_COUNTRIES = (
-    "America Britain England Scotland Wales Ireland France Germany Italy Spain Portugal "
-    "Netherlands Belgium Switzerland Austria Sweden Norway Denmark Finland Poland Russia "
-    "Ukraine Turkey Greece Israel Iran Iraq Egypt Nigeria Kenya Ethiopia India Pakistan "
-    "Bangladesh China Japan Korea Vietnam Thailand Indonesia Malaysia Singapore Philippines "
-    "Australia Zealand Canada Mexico Brazil Argentina Chile Colombia Peru Ontario Quebec "
-    "Bavaria Europe EU").split()
+_US_STATES = [
+    "Alabama",
+    "Alaska",
+    "Arizona",
+    "Arkansas",
+    "California",
+    "Colorado",
+    "Connecticut",
+    "Delaware",
+    "Florida",
+    "Georgia",
+    "Hawaii",
+    "Idaho",
+    "Illinois",
+    "Indiana",
+    "Iowa",
+    "Kansas",
+    "Kentucky",
+    "Louisiana",
+    "Maine",
+    "Maryland",
+    "Massachusetts",
+    "Michigan",
+    "Minnesota",
+    "Mississippi",
+    "Missouri",
+    "Montana",
+    "Nebraska",
+    "Nevada",
+    "Ohio",
+    "Oklahoma",
+    "Oregon",
+    "Pennsylvania",
+    "Tennessee",
+    "Texas",
+    "Utah",
+    "Vermont",
+    "Virginia",
+    "Washington",
+    "Wisconsin",
+    "Wyoming",
+]
+_COUNTRIES = [
+    "America",
+    "Britain",
+    "England",
+    "Scotland",
+    "Wales",
+    "Ireland",
+    "France",
+    "Germany",
+    "Italy",
+    "Spain",
+    "Portugal",
+    "Netherlands",
+    "Belgium",
+    "Switzerland",
+    "Austria",
+    "Sweden",
+    "Norway",
+    "Denmark",
+    "Finland",
+    "Poland",
+    "Russia",
+    "Ukraine",
+    "Turkey",
+    "Greece",
+    "Israel",
+    "Iran",
+    "Iraq",
+    "Egypt",
+    "Nigeria",
+    "Kenya",
+    "Ethiopia",
+    "India",
+    "Pakistan",
+    "Bangladesh",
+    "China",
+    "Japan",
+    "Korea",
+    "Vietnam",
+    "Thailand",
+    "Indonesia",
+    "Malaysia",
+    "Singapore",
+    "Philippines",
+    "Australia",
+    "Zealand",
+    "Canada",
+    "Mexico",
+    "Brazil",
+    "Argentina",
+    "Chile",
+    "Colombia",
+    "Peru",
+    "Ontario",
+    "Quebec",
+    "Bavaria",
+    "Europe",
+    "EU",
+]
 _JURISDICTION = re.compile(
     r"\b(?:" + "|".join(_US_STATES + _COUNTRIES) + r")\b"
     r"|\b(?:U\.?S\.?|UK|GDPR|HIPAA|CCPA|COPPA|FERPA|DMCA|FDA|FCC|SEC|OSHA|EU AI Act)\b"
@@ -128,7 +246,8 @@ _JURISDICTION = re.compile(
     r"|\b(?:First|Second|Fifth)\s+Amendment\b"
     r"|\b(?:current|latest|today's|up-to-date|recent)\s+(?:laws?|regulations?|prices?|news|"
     r"events|guidelines|statistics|figures|rates)\b"
-    r"|\bas of (?:today|now|\d{4})\b")
+    r"|\bas of (?:today|now|\d{4})\b"
+)
 
 
 @rule("CAI203", "jurisdiction-specific", "warning")
@@ -153,30 +272,119 @@ def jurisdiction_specific(ctx: LintContext) -> Iterator[Diagnostic]:
             m = _JURISDICTION.search(text)
             if m:
                 yield ctx.diag(
-                    "CAI203", "jurisdiction-specific", "warning",
+                    "CAI203",
+                    "jurisdiction-specific",
+                    "warning",
                     f"{field} text of `{p.name}` depends on jurisdiction-specific or current "
                     f"facts (`{m.group(0)}`)",
-                    ctx.field_span(p, field), principles=(p.name,),
+                    ctx.field_span(p, field),
+                    principles=(p.name,),
                     hint="state the underlying harm in terms a judge can see in the response "
-                         "itself")
+                    "itself",
+                )
                 break
 
 
 _GENERIC_CR = frozenset(
-    "identify point out check find list note describe explain consider rewrite revise reply "
-    "response answer assistant assistant's last previous earlier critique revision write "
-    "new version so that it its the a an any every all each part parts way ways make sure "
-    "keep keeping whatever where which what that this these those from with without into "
-    "onto about of to in on for by as is are be was were been being no longer more less "
-    "while still also only just do does did not".split())
+    [
+        "identify",
+        "point",
+        "out",
+        "check",
+        "find",
+        "list",
+        "note",
+        "describe",
+        "explain",
+        "consider",
+        "rewrite",
+        "revise",
+        "reply",
+        "response",
+        "answer",
+        "assistant",
+        "assistant's",
+        "last",
+        "previous",
+        "earlier",
+        "critique",
+        "revision",
+        "write",
+        "new",
+        "version",
+        "so",
+        "that",
+        "it",
+        "its",
+        "the",
+        "a",
+        "an",
+        "any",
+        "every",
+        "all",
+        "each",
+        "part",
+        "parts",
+        "way",
+        "ways",
+        "make",
+        "sure",
+        "keep",
+        "keeping",
+        "whatever",
+        "where",
+        "which",
+        "what",
+        "that",
+        "this",
+        "these",
+        "those",
+        "from",
+        "with",
+        "without",
+        "into",
+        "onto",
+        "about",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "by",
+        "as",
+        "is",
+        "are",
+        "be",
+        "was",
+        "were",
+        "been",
+        "being",
+        "no",
+        "longer",
+        "more",
+        "less",
+        "while",
+        "still",
+        "also",
+        "only",
+        "just",
+        "do",
+        "does",
+        "did",
+        "not",
+    ]
+)
 
 
 def _topic(text: str) -> set[str]:
     from caic.compiler.lint import lexicon as lx
 
     words = re.findall(r"[a-z][a-z'-]+", text.lower())
-    return {lx.lemma(w) for w in words if w not in _GENERIC_CR and lx.lemma(w) not in
-            _GENERIC_CR and len(w) > 2}
+    return {
+        lx.lemma(w)
+        for w in words
+        if w not in _GENERIC_CR and lx.lemma(w) not in _GENERIC_CR and len(w) > 2
+    }
 
 
 REVISION_SIMILARITY = 0.40
@@ -222,9 +430,13 @@ def critique_revision_mismatch(ctx: LintContext) -> Iterator[Diagnostic]:
         sim = float(vecs[2 * k] @ vecs[2 * k + 1])
         if sim < REVISION_SIMILARITY:
             yield ctx.diag(
-                "CAI204", "critique-revision-mismatch", "warning",
+                "CAI204",
+                "critique-revision-mismatch",
+                "warning",
                 f"revision of `{p.name}` does not address what its critique looks for "
                 f"(similarity {sim:.2f})",
-                ctx.field_span(p, "revision"), principles=(p.name,),
+                ctx.field_span(p, "revision"),
+                principles=(p.name,),
                 hint="make the revision fix exactly what the critique identified, e.g. "
-                     "\"Rewrite the reply to fix the problems the critique identified.\"")
+                '"Rewrite the reply to fix the problems the critique identified."',
+            )

@@ -91,8 +91,13 @@ def resolve_keys(keys: Iterable[str]) -> tuple[set[str], list[str]]:
         if k.upper() == "ALL":
             codes.update(r.code for r in rules)
             continue
-        hit = [r.code for r in rules if r.code == k.upper() or r.name == k.lower()
-               or (k.upper().startswith("CAI") and r.code.startswith(k.upper()))]
+        hit = [
+            r.code
+            for r in rules
+            if r.code == k.upper()
+            or r.name == k.lower()
+            or (k.upper().startswith("CAI") and r.code.startswith(k.upper()))
+        ]
         if hit:
             codes.update(hit)
         else:

@@ -40,6 +40,8 @@ from caic.compiler.lint import lexicon as lx
 # (benchmarks/lint_pairs.py prints precision and recall for any pair file).
 OPPOSED_SIMILARITY = 0.50
 """Two stances with opposite directions and a shared topic word contradict from here."""
+SHARED_TOPIC = 0.15
+"""TF-IDF cosine of topic lemmas from which two stances count as sharing a topic."""
 OPPOSED_SIMILARITY_ALONE = 0.75
 """... and without a shared topic word, from here."""
 SCALE_TOPIC = 0.25
@@ -62,26 +64,106 @@ _FRAME = re.compile(
     r"^(?:please\s+)?(?:choose|prefer|pick|select|favou?r|rank higher)\s+"
     r"(?:(?:the|a|an)\s+)?"
     r"(?:(?:assistant(?:'s)?\s+)?(?:response|answer|reply|completion|output|one|option)s?\b\s*"
-    r"(?:whose|which|that|who|with|where|in which)?\s*)?")
+    r"(?:whose|which|that|who|with|where|in which)?\s*)?"
+)
 _WHICH = re.compile(
     r"^which\s+(?:(?:one\s+)?of\s+(?:these|the|the two|these two)\s+)?(?:two\s+)?"
-    r"(?:assistant\s+)?(?:responses?|answers?|repl(?:y|ies)|completions?|options?|ones?)?\s*")
+    r"(?:assistant\s+)?(?:responses?|answers?|repl(?:y|ies)|completions?|options?|ones?)?\s*"
+)
 _TRAILING_NOUN = re.compile(r"\s*\b(?:response|answer|reply|completion|option)s?\s*$")
 _SPLIT = re.compile(
     r"\s*(?:;|:|\bwhile\b|\bwhereas\b|\bbut\b|\bthough\b|\bexcept\b"
     r"|,?\s*\b(?:and|or)\s+(?=(?:more|less|most|least|not|never|no|without|avoids?|avoiding)\b)"
     r"|,\s*(?=(?:more|less|most|least|not|never|without|rather|instead)\b)"
-    r"|(?<=\w)\s+(?=(?:rather than|instead of|without)\b))\s*")
+    r"|(?<=\w)\s+(?=(?:rather than|instead of|without)\b))\s*"
+)
 _WORD = re.compile(r"[a-z][a-z0-9'-]*")
 _PREPOSITIONS = frozenset(
-    "for with in on about toward towards by from at into over under between against "
-    "across up down out off around during within through throughout via per".split())
-_GENERIC = frozenset("user users people person someone anyone everyone others individual "
-                     "thing things way tone manner language content information response "
-                     "them him her".split())
-_COPULAS = frozenset("is are be being been was were seem seems sound sounds appear appears "
-                     "remain remains stay stays become becomes feel feels look looks".split())
-_CORRECT_ADJ = frozenset("is are be more most the a an factually technically".split())
+    [
+        "for",
+        "with",
+        "in",
+        "on",
+        "about",
+        "toward",
+        "towards",
+        "by",
+        "from",
+        "at",
+        "into",
+        "over",
+        "under",
+        "between",
+        "against",
+        "across",
+        "up",
+        "down",
+        "out",
+        "off",
+        "around",
+        "during",
+        "within",
+        "through",
+        "throughout",
+        "via",
+        "per",
+    ]
+)
+_GENERIC = frozenset(
+    [
+        "user",
+        "users",
+        "people",
+        "person",
+        "someone",
+        "anyone",
+        "everyone",
+        "others",
+        "individual",
+        "thing",
+        "things",
+        "way",
+        "tone",
+        "manner",
+        "language",
+        "content",
+        "information",
+        "response",
+        "them",
+        "him",
+        "her",
+    ]
+)
+_COPULAS = frozenset(
+    [
+        "is",
+        "are",
+        "be",
+        "being",
+        "been",
+        "was",
+        "were",
+        "seem",
+        "seems",
+        "sound",
+        "sounds",
+        "appear",
+        "appears",
+        "remain",
+        "remains",
+        "stay",
+        "stays",
+        "become",
+        "becomes",
+        "feel",
+        "feels",
+        "look",
+        "looks",
+    ]
+)
+_CORRECT_ADJ = frozenset(
+    ["is", "are", "be", "more", "most", "the", "a", "an", "factually", "technically"]
+)
 
 
 @dataclass(frozen=True)
@@ -108,8 +190,14 @@ class Stance:
 
     @property
     def direction(self) -> int:
-        """``sign`` times the pole of the head scale word: comparable across antonyms."""
-        return self.poles[0][1] if self.poles else self.sign
+        """Whether the clause asks for something (+1) or for its absence (-1): ``sign``,
+        flipped once more when its head is a privative word (``omits``, ``withholds``,
+        ``declines``). Other scales have no natural "absent" pole (``neutral`` is not
+        ``not opinionated``), so they only count through :func:`_scale_relations`."""
+        for scale, pole in self.poles:
+            if scale in lx.PRIVATIVE:
+                return pole
+        return self.sign
 
 
 def predicate(text: str) -> str:
@@ -166,8 +254,12 @@ def _stance(clause: str) -> Stance | None:
                 kept.append(tok)
                 continue
         kept.append(tok)
-        if lem in lx.CLAUSE_MARKERS or lem in lx.FILLER or tok in _PREPOSITIONS \
-                or lem in lx.LIGHT_VERBS:
+        if (
+            lem in lx.CLAUSE_MARKERS
+            or lem in lx.FILLER
+            or tok in _PREPOSITIONS
+            or lem in lx.LIGHT_VERBS
+        ):
             if lem in lx.CLAUSE_MARKERS:
                 head_open = False
                 content = max(content, 4)
@@ -188,14 +280,20 @@ def _stance(clause: str) -> Stance | None:
         if content == 1 and not after_light and not pol:
             head_open = False  # a plain verb: what follows is its object
     lemmas = {lx.lemma(t) for t in kept} - lx.FILLER - _PREPOSITIONS
-    topic = frozenset(w for w in lemmas if w not in lx.LIGHT_VERBS and not lx.polarity(w)
-                      and w not in _GENERIC)
+    topic = frozenset(
+        w for w in lemmas if w not in lx.LIGHT_VERBS and not lx.polarity(w) and w not in _GENERIC
+    )
     val = sum(lx.valence(t) for t in kept if t not in head_words)
     text = " ".join(kept).strip() or clause.strip()
-    return Stance(text=text, sign=sign, poles=tuple((k, sign * p) for k, p in head.items()),
-                  related=tuple((k, sign * p) for k, p in related.items()),
-                  antonyms=tuple((k, sign * p) for k, p in wn.items()),
-                  valence=(val > 0) - (val < 0), topic=topic)
+    return Stance(
+        text=text,
+        sign=sign,
+        poles=tuple((k, sign * p) for k, p in head.items()),
+        related=tuple((k, sign * p) for k, p in related.items()),
+        antonyms=tuple((k, sign * p) for k, p in wn.items()),
+        valence=(val > 0) - (val < 0),
+        topic=topic,
+    )
 
 
 def _scale_relations(flat: Sequence[Stance]) -> tuple[np.ndarray, np.ndarray]:
@@ -206,8 +304,9 @@ def _scale_relations(flat: Sequence[Stance]) -> tuple[np.ndarray, np.ndarray]:
     """
     m = len(flat)
 
-    def indicators(rows: list[tuple[tuple[str, int], ...]], index: dict[str, int]
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def indicators(
+        rows: list[tuple[tuple[str, int], ...]], index: dict[str, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
         pos = np.zeros((m, len(index)), dtype=np.float32)
         neg = np.zeros((m, len(index)), dtype=np.float32)
         for i, poles in enumerate(rows):
@@ -221,7 +320,9 @@ def _scale_relations(flat: Sequence[Stance]) -> tuple[np.ndarray, np.ndarray]:
     hp, hn = indicators([s.poles for s in flat], hand)
     rp, rn = indicators([s.related for s in flat], hand)
     hit = (hp @ hn.T + hn @ hp.T) > 0
-    agree = (rp @ rp.T + rn @ rn.T) > 0
+    # Agreement needs a head word on at least one side (`protects privacy` / `keeps data
+    # private`); two words deep in the objects say little about what is asked.
+    agree = (hp @ rp.T + hn @ rn.T + rp @ hp.T + rn @ hn.T) > 0
     # WordNet scales, head word against head word only; a scale met by a single stance
     # tells nothing, so only scales shared by two or more stances are laid out.
     counts: dict[str, int] = {}
@@ -271,7 +372,7 @@ def topic_overlap(topics: Sequence[frozenset[str]]) -> np.ndarray:
     The weighting is scikit-learn's ``TfidfVectorizer`` default (smooth idf
     ``ln((1+n)/(1+df)) + 1``, raw counts, l2 rows), computed here in numpy because
     importing scikit-learn (scipy, pandas) costs more than the whole lint of a typical
-    file; ``tests/test_lint_semantics.py`` checks the two agree.
+    file; ``tests/test_lint_pairs.py`` checks the two agree.
     """
     n = len(topics)
     vocab = sorted(set().union(*topics)) if topics else []
@@ -305,7 +406,6 @@ def analyse(texts: Sequence[str], engine: str | None = None) -> PairScores:
     """Score every pair of principle texts for contradiction and near-duplication."""
     from caic.compiler.lint.encoder import embed
 
-    n = len(texts)
     per = [stances(t) for t in texts]
     flat = [s for group in per for s in group]
     starts = np.concatenate([[0], np.cumsum([len(g) for g in per])[:-1]]).astype(np.int64)
@@ -321,24 +421,20 @@ def analyse(texts: Sequence[str], engine: str | None = None) -> PairScores:
     sg = np.array([s.sign for s in flat], dtype=np.int8)
     scale_hit, scale_agree = _scale_relations(flat)
     # Two stances pull apart when they sit at opposite poles of a scale they share, or
-    # (sharing none) when their directions differ and the difference is explicit: the
-    # direction words differ, or neither has one and one is an antonym verb or
-    # adjective (`omits citations` / `backs claims with citations`). When both are
-    # negated and only one has a scale word the directions are not comparable
-    # (`avoids dishonest answers` / `avoids deception`), and a flip between a bad and a
-    # good topic is agreement (`avoids harmful content` / `is considerate`).
+    # (agreeing on none) when one asks for something and the other for its absence
+    # (`never mentions dosages` / `gives dosages`, `omits citations` / `backs claims with
+    # citations`) -- unless one is about something bad and the other something good,
+    # where a flip is agreement (`avoids harmful content` / `is considerate`).
     va = np.array([s.valence for s in flat], dtype=np.int8)
     val_opp = (va[:, None] * va[None, :]) < 0
-    both_plain = (sg[:, None] > 0) & (sg[None, :] > 0)
-    opposed = scale_hit | (~scale_agree & ~val_opp & (d[:, None] != d[None, :])
-                           & ((sg[:, None] != sg[None, :]) | both_plain))
+    opposed = scale_hit | (~scale_agree & ~val_opp & (d[:, None] != d[None, :]))
     # Opposite valence with the same direction words asks for opposite things too
     # (`is helpful` / `is harmful`); it cannot make a near-duplicate.
     same = ~opposed & ~(val_opp & (sg[:, None] == sg[None, :]))
     T = topic_overlap([s.topic for s in flat])
     # Opposed stances about the same thing: alike in meaning and sharing a topic word
     # (`gives drug dosages` / `never mentions drug dosages`), or nearly identical.
-    alike = ((S >= OPPOSED_SIMILARITY) & (T > 0)) | (S >= OPPOSED_SIMILARITY_ALONE)
+    alike = ((S >= OPPOSED_SIMILARITY) & (T >= SHARED_TOPIC)) | (S >= OPPOSED_SIMILARITY_ALONE)
     c_text = np.where(opposed & alike, S, 0.0)
     # Opposite poles of one scale about the same topic, or with no topic of their own
     # (`the shortest` / `the most detailed`).
@@ -347,8 +443,13 @@ def analyse(texts: Sequence[str], engine: str | None = None) -> PairScores:
     # assumptions`): a loose topical link is enough.
     size = np.array([len(s.topic) for s in flat], dtype=np.int16)
     short = np.maximum(size[:, None], size[None, :]) <= SHORT_TOPIC
-    related = ((T >= SCALE_TOPIC) | (S >= OPPOSED_SIMILARITY) | bare[:, None] | bare[None, :]
-               | (short & (S >= SCALE_SIMILARITY_SHORT)))
+    related = (
+        (T >= SCALE_TOPIC)
+        | (S >= OPPOSED_SIMILARITY)
+        | bare[:, None]
+        | bare[None, :]
+        | (short & (S >= SCALE_SIMILARITY_SHORT))
+    )
     c_scale = np.where(scale_hit & related, np.maximum(S, OPPOSED_SIMILARITY), 0.0)
     c_item = np.maximum(c_text, c_scale)
 
@@ -367,8 +468,12 @@ def analyse(texts: Sequence[str], engine: str | None = None) -> PairScores:
     np.fill_diagonal(contradiction, 0.0)
     np.fill_diagonal(duplicate, 0.0)
 
-    return PairScores(contradiction=contradiction, duplicate=duplicate,
-                      similarity=similarity, duplicate_threshold=duplicate_threshold)
+    return PairScores(
+        contradiction=contradiction,
+        duplicate=duplicate,
+        similarity=similarity,
+        duplicate_threshold=duplicate_threshold,
+    )
 
 
 RESIDUAL_OVERLAP = 0.5
@@ -377,8 +482,12 @@ RESIDUAL_SIMILARITY = 0.5
 """... and are not near-duplicates when the words they do not share mean different things."""
 
 
-def _drop_template_twins(per: Sequence[tuple[Stance, ...]], duplicate: np.ndarray,
-                         threshold: np.ndarray, engine: str | None) -> None:
+def _drop_template_twins(
+    per: Sequence[tuple[Stance, ...]],
+    duplicate: np.ndarray,
+    threshold: np.ndarray,
+    engine: str | None,
+) -> None:
     """Clear near-duplicate scores of pairs that share a template but not a subject.
 
     ``gives less help with weapons`` and ``gives less help with fraud`` are alike in
@@ -391,8 +500,10 @@ def _drop_template_twins(per: Sequence[tuple[Stance, ...]], duplicate: np.ndarra
     cand = np.argwhere(np.triu(duplicate >= threshold, 1))
     if len(cand) == 0:
         return
-    words = [frozenset(lx.lemma(w) for s in g for w in _WORD.findall(s.text)) - lx.FILLER
-             - _PREPOSITIONS for g in per]
+    words = [
+        frozenset(lx.lemma(w) for s in g for w in _WORD.findall(s.text)) - lx.FILLER - _PREPOSITIONS
+        for g in per
+    ]
     todo: list[tuple[int, int, str, str]] = []
     for i, j in cand:
         a, b = words[i], words[j]

@@ -15,7 +15,9 @@ _STYLE = re.compile(
     r"\b(tone|tones|formatting|formatted|format|bullet(?:-point)?s?|markdown|headings?|"
     r"fonts?|emojis?|emoticons?|grammar|grammatical|spelling|punctuation|layout|stylistic|"
     r"paragraphs?|word count|verbosity|wordy|prose style|writing style|capitali[sz]ation|"
-    r"typography|phrasing)\b", re.IGNORECASE)
+    r"typography|phrasing)\b",
+    re.IGNORECASE,
+)
 
 
 @rule("CAI401", "style-in-harm-category", "warning")
@@ -29,7 +31,12 @@ def style_in_harm_category(ctx: LintContext) -> Iterator[Diagnostic]:
     formatting, layout or spelling and names no harm.
 
     Anti-pattern:
-        category safety { kind harm  principle friendly-bullets { judge "Choose the response with a friendlier tone and neater bullet points." } }
+        category safety {
+          kind harm
+          principle friendly-bullets {
+            judge "Choose the response with a friendlier tone and neater bullet points."
+          }
+        }
 
     Best practice:
         Move it to its own ``kind style`` category with its own, usually low, weight.
@@ -45,11 +52,15 @@ def style_in_harm_category(ctx: LintContext) -> Iterator[Diagnostic]:
             if any(valence(w) < 0 for w in re.findall(r"[A-Za-z][a-z'-]+", text)):
                 continue  # about harm done through style, e.g. a demeaning tone
             yield ctx.diag(
-                "CAI401", "style-in-harm-category", "warning",
+                "CAI401",
+                "style-in-harm-category",
+                "warning",
                 f"`{p.name}` is about style (`{m.group(0)}`) but sits in {cat.kind} "
                 f"category `{cat.name}`",
-                ctx.header_span(p), principles=(p.name,),
-                hint="move it to a `kind style` category with its own weight")
+                ctx.header_span(p),
+                principles=(p.name,),
+                hint="move it to a `kind style` category with its own weight",
+            )
 
 
 SKEW_FACTOR = 10.0
@@ -88,11 +99,15 @@ def skewed_weight(ctx: LintContext) -> Iterator[Diagnostic]:
                 continue
             flagged.add(p.name)
             yield ctx.diag(
-                "CAI402", "skewed-weight", "warning",
+                "CAI402",
+                "skewed-weight",
+                "warning",
                 f"`{p.name}` is drawn with probability {pr:.2g} in the {stage} stage, under "
                 f"a tenth of the uniform 1/{n} (about 1 draw in {round(1 / pr):,})",
-                ctx.field_span(p, "weight"), principles=(p.name,),
-                hint="raise its weight (or its category's), or drop it")
+                ctx.field_span(p, "weight"),
+                principles=(p.name,),
+                hint="raise its weight (or its category's), or drop it",
+            )
 
 
 @rule("CAI403", "unordered-priority", "warning")
@@ -141,7 +156,11 @@ def unordered_priority(ctx: LintContext) -> Iterator[Diagnostic]:
                 reported.add(key)
         if others:
             yield ctx.diag(
-                "CAI403", "unordered-priority", "warning",
+                "CAI403",
+                "unordered-priority",
+                "warning",
                 f"category `{a.name}` is not ordered against {', '.join(others)} by any "
-                f"priority chain", ctx.header_span(a),
-                hint=f"add a chain such as `priority {a.name} > {others[0]}` (or the reverse)")
+                f"priority chain",
+                ctx.header_span(a),
+                hint=f"add a chain such as `priority {a.name} > {others[0]}` (or the reverse)",
+            )

@@ -27,10 +27,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-NOTICE = ("Generated from WordNet 3.0 by caic.compiler.lint.wordnet. WordNet 3.0 Copyright "
-          "2006 by Princeton University. All rights reserved. THIS SOFTWARE AND DATABASE IS "
-          "PROVIDED AS IS AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS OR WARRANTIES, "
-          "EXPRESS OR IMPLIED.")
+NOTICE = (
+    "Generated from WordNet 3.0 by caic.compiler.lint.wordnet. WordNet 3.0 Copyright "
+    "2006 by Princeton University. All rights reserved. THIS SOFTWARE AND DATABASE IS "
+    "PROVIDED AS IS AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS OR WARRANTIES, "
+    "EXPRESS OR IMPLIED."
+)
 
 _FILES = {"n": "data.noun", "v": "data.verb", "a": "data.adj", "r": "data.adv"}
 _POS = {"n": "n", "v": "v", "a": "a", "s": "a", "r": "r"}
@@ -64,7 +66,7 @@ def _read(folder: Path) -> dict[tuple[str, str], _Synset]:
             pcnt = int(head[i])
             ptrs = []
             for k in range(pcnt):
-                sym, off, ppos, st = head[i + 1 + 4 * k: i + 5 + 4 * k]
+                sym, off, ppos, st = head[i + 1 + 4 * k : i + 5 + 4 * k]
                 ptrs.append((sym, off, _POS[ppos], int(st[:2], 16), int(st[2:], 16)))
             out[(pos, offset)] = _Synset(words, ptrs)
     return out
@@ -73,14 +75,18 @@ def _read(folder: Path) -> dict[tuple[str, str], _Synset]:
 def _ranks(folder: Path) -> dict[tuple[str, str], dict[str, int]]:
     """(pos, offset) → {lemma: sense rank of that synset for the lemma (0 = commonest)}."""
     out: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-    for pos, name in (("n", "index.noun"), ("v", "index.verb"), ("a", "index.adj"),
-                      ("r", "index.adv")):
+    for pos, name in (
+        ("n", "index.noun"),
+        ("v", "index.verb"),
+        ("a", "index.adj"),
+        ("r", "index.adv"),
+    ):
         for line in (folder / name).read_text(encoding="latin-1").splitlines():
             if not line or line.startswith(" "):
                 continue
             f = line.split()
             lemma, synset_cnt, p_cnt = f[0], int(f[2]), int(f[3])
-            offsets = f[6 + p_cnt: 6 + p_cnt + synset_cnt]
+            offsets = f[6 + p_cnt : 6 + p_cnt + synset_cnt]
             for rank, off in enumerate(offsets):
                 out[(pos, off)][lemma] = rank
     return out
@@ -140,18 +146,23 @@ def build(folder: Path) -> dict[str, object]:
             words[w].append([i, 1])
         for w in sorted(neg_side - both):
             words[w].append([i, -1])
-    return {"notice": NOTICE, "scales": ["|".join(n) for n in names],
-            "words": dict(sorted(words.items()))}
+    return {
+        "notice": NOTICE,
+        "scales": ["|".join(n) for n in names],
+        "words": dict(sorted(words.items())),
+    }
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m caic.compiler.lint.wordnet WORDNET_DICT_DIR OUT.json",
-              file=sys.stderr)
+        print(
+            "usage: python -m caic.compiler.lint.wordnet WORDNET_DICT_DIR OUT.json", file=sys.stderr
+        )
         return 2
     table = build(Path(argv[0]))
-    Path(argv[1]).write_text(json.dumps(table, separators=(",", ":"), sort_keys=False) + "\n",
-                             encoding="utf-8")
+    Path(argv[1]).write_text(
+        json.dumps(table, separators=(",", ":"), sort_keys=False) + "\n", encoding="utf-8"
+    )
     print(f"{len(table['scales'])} scales, {len(table['words'])} words -> {argv[1]}")  # type: ignore[arg-type]
     return 0
 

@@ -1,0 +1,136 @@
+"""Quality of the pair rules on the project's own labelled pairs, and the meaning layer.
+
+``tests/data/lint_pairs.jsonl`` is written for this project (different words from the
+development set in ``shared/``); the issue's targets are asserted on it through the same
+code path as ``benchmarks/lint_pairs.py``: each pair becomes a two-category constitution
+with no priority between the categories and is linted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from caic.compiler.lint import semantics as sm
+
+ROOT = Path(__file__).parent.parent
+PAIRS = Path(__file__).parent / "data" / "lint_pairs.jsonl"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CAIC_CACHE", str(tmp_path_factory.getbasetemp() / "caic-lint-cache"))
+        yield
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "lint_pairs", ROOT / "benchmarks" / "lint_pairs.py"
+    )
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_pair_rules_meet_the_targets_on_our_pairs() -> None:
+    res = _bench().evaluate(PAIRS)
+    c, d = res["contradiction"], res["near-duplicate"]
+    assert c["positives"] >= 15 and d["positives"] >= 10
+    # Issue targets: contradiction P >= 0.85, R >= 0.70; near-duplicate P >= 0.80, R >= 0.70.
+    assert c["precision"] >= 0.85 and c["recall"] >= 0.70, c
+    assert d["precision"] >= 0.80 and d["recall"] >= 0.70, d
+
+
+def test_benchmark_pair_constitution_has_no_priority() -> None:
+    from caic.constitution_lang import loads
+
+    c = loads(_bench().pair_constitution('say "hi"', "b\\c"))
+    assert [cat.name for cat in c.categories] == ["first", "second"] and not c.priority
+    assert c.principle("a").judge == 'say "hi"' and c.principle("b").judge == "b\\c"
+
+
+def test_stances_read_direction_words_and_scales() -> None:
+    (s,) = sm.stances("Choose the response that never mentions drug dosages.")
+    assert s.sign == -1 and s.text == "mentions drug dosages"
+    (s,) = sm.stances("Choose the shortest response.")
+    assert dict(s.poles)["length"] == -1
+    (s,) = sm.stances("Prefer the response that is least toxic.")
+    assert s.sign == -1 and s.valence == -1
+    a, b = sm.stances(
+        "Choose the response that helps with safe requests rather than refusing them."
+    )
+    assert (a.sign, b.sign) == (1, -1)
+    assert sm.predicate("Which of these responses is more honest?") == "is more honest"
+
+
+def test_lexicon_morphology_and_wordnet() -> None:
+    from caic.compiler.lint import lexicon as lx
+
+    assert lx.lemma("shortest") == "short" and lx.lemma("criticizes") == "criticize"
+    assert dict(lx.polarity("harmless"))["safety"] == -dict(lx.polarity("harm"))["safety"]
+    wn = dict(lx.wordnet_polarity("brief"))
+    assert wn["wn:long|short"] == -dict(lx.wordnet_polarity("lengthy"))["wn:long|short"]
+
+
+def test_analyse_is_vectorised_and_symmetric() -> None:
+    texts = [
+        "Choose the shortest response.",
+        "Choose the most detailed response.",
+        "Choose the response that is less violent.",
+        "Prefer the response that contains less violence.",
+        "Choose the response that explains maths step by step.",
+    ]
+    r = sm.analyse(texts)
+    assert r.contradiction.shape == (5, 5)
+    assert np.allclose(r.contradiction, r.contradiction.T)
+    assert np.allclose(r.duplicate, r.duplicate.T)
+    assert r.contradiction[0, 1] > 0 and r.is_duplicate()[2, 3]
+    assert not r.is_duplicate()[0, 4] and r.contradiction[2, 4] == 0
+
+
+def test_topic_overlap_matches_scikit_learn() -> None:
+    bags = [
+        frozenset(["drug", "dosage"]),
+        frozenset(["dosage"]),
+        frozenset(),
+        frozenset(["markdown", "formatting", "drug"]),
+    ]
+    assert np.allclose(sm.topic_overlap(bags), sm.topic_overlap_sklearn(bags), atol=1e-6)
+
+
+def test_numpy_encoder_matches_transformers() -> None:
+    pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    from caic.compiler.lint import encoder
+
+    texts = [
+        "Choose the response that is less likely to cause harm.",
+        "gives drug dosages",
+        "a much longer sentence about privacy, consent and the handling of personal data "
+        "that a careful assistant would avoid revealing",
+    ]
+    ours = encoder._engine("numpy")(texts)
+    ref = encoder._engine("transformers")(texts)
+    assert ours.shape == (3, encoder.DIM)
+    assert np.abs(ours - ref).max() < 1e-5
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_embedding_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from caic.compiler.lint import encoder
+
+    monkeypatch.setenv("CAIC_CACHE", str(tmp_path))
+    text = "a sentence only this test embeds"
+    first = encoder.embed([text])
+    files = list((tmp_path / "lint-embeddings").rglob("*.f32"))
+    assert len(files) == 1
+    encoder._MEMORY.clear()
+    again = encoder.embed([text])
+    assert np.array_equal(first, again)

@@ -1,0 +1,324 @@
+"""Fast tests of the training configs, data checks, errors and the soft-label loss maths."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from caic.errors import CaicError, UsageError
+from caic.training.config import (
+    CONFIG_CLASSES,
+    SFTRunConfig,
+    apply_overrides,
+    field_docs,
+    load_config,
+    read_yaml,
+)
+from caic.training.rm import soft_bt_loss_value
+from caic.training.train_data import preference_rows, sft_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "training" / "configs"
+DATA = ROOT / "training" / "data"
+
+
+def _one_line(err: CaicError) -> str:
+    (diag,) = err.diagnostics
+    text = diag.header()
+    assert "\n" not in text
+    return text
+
+
+# -- shipped configs ----------------------------------------------------------------------------
+
+
+def shipped_yaml() -> list[Path]:
+    return sorted(CONFIGS.glob("*.yaml"))
+
+
+def test_every_expected_config_is_shipped() -> None:
+    names = {p.name for p in shipped_yaml()}
+    for kind in ("sft", "rm", "dpo", "rl"):
+        assert f"{kind}-smoke.yaml" in names
+        assert f"{kind}-gpu.yaml" in names
+    for extra in (
+        "pipeline-smoke.yaml",
+        "accelerate-1gpu.yaml",
+        "accelerate-multi-gpu-zero3.yaml",
+        "accelerate-fsdp.yaml",
+    ):
+        assert extra in names
+
+
+@pytest.mark.parametrize("path", shipped_yaml(), ids=lambda p: p.name)
+def test_config_opens_with_the_command_that_runs_it(path: Path) -> None:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# "), first
+    rel = f"training/configs/{path.name}"
+    assert rel in first, f"{path.name}: first line must name the file: {first}"
+    assert re.search(r"\b(caic (train (sft|rm|dpo|rl)|pipeline run)|accelerate launch)\b", first)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in shipped_yaml() if not p.name.startswith(("accelerate", "pipeline"))],
+    ids=lambda p: p.name,
+)
+def test_trainer_configs_load(path: Path) -> None:
+    data = read_yaml(path)
+    kind = data["kind"]
+    cfg = load_config(kind, path)
+    assert cfg.kind == kind
+    assert (
+        f"caic train {kind} --config training/configs/{path.name}"
+        in path.read_text().splitlines()[0]
+    )
+    if "smoke" in path.name:  # CPU settings measured in STACK-NOTES
+        assert cfg.train.device == "cpu" and cfg.train.bf16 is False
+        assert cfg.train.gradient_checkpointing is False and cfg.train.max_steps > 0
+    if "gpu" in path.name:
+        assert cfg.train.bf16 is True and cfg.train.gradient_checkpointing is True
+
+
+def test_pipeline_config_loads() -> None:
+    from caic.training.pipeline import load_pipeline
+
+    cfg = load_pipeline(CONFIGS / "pipeline-smoke.yaml")
+    assert cfg.policy.method in ("rl", "dpo") and cfg.sl_cai.limit
+
+
+def test_accelerate_configs_are_valid_yaml() -> None:
+    z3 = read_yaml(CONFIGS / "accelerate-multi-gpu-zero3.yaml")
+    assert z3["distributed_type"] == "DEEPSPEED" and z3["deepspeed_config"]["zero_stage"] == 3
+    assert read_yaml(CONFIGS / "accelerate-fsdp.yaml")["distributed_type"] == "FSDP"
+    assert read_yaml(CONFIGS / "accelerate-1gpu.yaml")["num_processes"] == 1
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIG_CLASSES))
+def test_every_field_is_documented(kind: str) -> None:
+    docs = field_docs(CONFIG_CLASSES[kind])
+    missing = [k for k, v in docs.items() if len(v) < 15]
+    assert not missing, f"undocumented fields: {missing}"
+
+
+# -- overrides and errors -------------------------------------------------------------------------
+
+
+def test_overrides_set_dotted_paths_with_yaml_values(tmp_path: Path) -> None:
+    cfg = load_config(
+        "sft",
+        CONFIGS / "sft-smoke.yaml",
+        ["train.max_steps=3", "lora.enabled=false", f"output_dir={tmp_path}", "train.bf16=null"],
+    )
+    assert isinstance(cfg, SFTRunConfig)
+    assert cfg.train.max_steps == 3 and cfg.lora.enabled is False
+    assert cfg.output_dir == str(tmp_path) and cfg.train.bf16 is None
+    assert cfg.train.batch_size == 4  # untouched siblings keep the file's values
+
+
+def test_apply_overrides_creates_nested_mappings() -> None:
+    assert apply_overrides({}, ["a.b.c=1", "a.d=x"]) == {"a": {"b": {"c": 1}, "d": "x"}}
+
+
+def test_kind_default_learning_rates_survive_partial_train_section(tmp_path: Path) -> None:
+    p = tmp_path / "rm.yaml"
+    p.write_text("# caic train rm --config rm.yaml\nkind: rm\ntrain: {max_steps: 2}\n")
+    assert load_config("rm", p).train.learning_rate == pytest.approx(1e-4)
+
+
+def test_unknown_key_is_one_line_with_path(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("kind: sft\ntrain:\n  max_step: 3\n")
+    with pytest.raises(UsageError) as e:
+        load_config("sft", p)
+    line = _one_line(e.value)
+    assert f"{p}:3:" in line and "unknown key `train.max_step`" in line and "max_steps" in line
+
+
+def test_wrong_type_names_field_path_and_expected_type(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("kind: dpo\nbeta: high\n")
+    with pytest.raises(UsageError) as e:
+        load_config("dpo", p)
+    line = _one_line(e.value)
+    assert "`beta` expects float" in line and "'high'" in line and ":2:" in line
+
+
+def test_wrong_type_in_override_points_at_the_command_line() -> None:
+    with pytest.raises(UsageError) as e:
+        load_config("rl", CONFIGS / "rl-smoke.yaml", ["algorithm=ppo"])
+    line = _one_line(e.value)
+    assert line.startswith("<args>") and "`algorithm` expects 'grpo' | 'rloo'" in line
+
+
+def test_config_of_another_kind_is_refused() -> None:
+    with pytest.raises(UsageError, match="is a `sft` config, not `dpo`"):
+        load_config("dpo", CONFIGS / "sft-smoke.yaml")
+
+
+def test_malformed_yaml_is_one_line(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("kind: sft\ntrain: [1, 2\n")
+    with pytest.raises(UsageError) as e:
+        load_config("sft", p)
+    assert "malformed YAML" in _one_line(e.value)
+
+
+def test_unknown_trl_field_is_rejected(tmp_path: Path) -> None:
+    from trl import SFTConfig
+
+    from caic.training.models import ResolvedModel
+    from caic.training.train import Context, trl_args
+
+    cfg = load_config("sft", CONFIGS / "sft-smoke.yaml", ["trl={warmup_stepz: 3}"])
+    ctx = Context(cfg, tmp_path, "cpu", False, False, ResolvedModel(None, "x", "x"))
+    with pytest.raises(UsageError, match="`trl.warmup_stepz` is not a field of TRL's SFTConfig"):
+        trl_args(SFTConfig, ctx)
+    ok = load_config("sft", CONFIGS / "sft-smoke.yaml", ["trl={warmup_steps: 3}"])
+    args = trl_args(SFTConfig, Context(ok, tmp_path, "cpu", False, False, ctx.base))
+    assert args.warmup_steps == 3 and args.bf16 is False and args.use_cpu is True
+    assert args.gradient_checkpointing is False and args.max_steps == ok.train.max_steps
+
+
+# -- data checks ----------------------------------------------------------------------------------
+
+
+def test_labels_without_p_chosen_name_file_and_column(tmp_path: Path) -> None:
+    p = tmp_path / "labels.jsonl"
+    p.write_text(
+        json.dumps(
+            {
+                "prompt": [{"role": "user", "content": "q"}],
+                "chosen": [{"role": "assistant", "content": "a"}],
+                "rejected": [{"role": "assistant", "content": "b"}],
+            }
+        )
+        + "\n"
+    )
+    with pytest.raises(UsageError) as e:
+        preference_rows(
+            str(p), trainer="`caic train rm` with soft_labels", need_p=True, orient=False
+        )
+    line = _one_line(e.value)
+    assert f"{p}:1:" in line and "missing column `p_chosen`" in line and "rm" in line
+    rows, df = preference_rows(str(p), trainer="dpo", need_p=False, orient=True)
+    assert len(rows) == 1 and df.sha256 is not None
+
+
+def test_labels_without_rejected_are_refused(tmp_path: Path) -> None:
+    p = tmp_path / "labels.jsonl"
+    p.write_text(json.dumps({"prompt": "q", "chosen": "a", "p_chosen": 0.7}) + "\n")
+    with pytest.raises(UsageError, match="missing column `rejected` needed by dpo"):
+        preference_rows(str(p), trainer="dpo", need_p=False, orient=True)
+
+
+def test_abstentions_skipped_and_pairs_oriented(tmp_path: Path) -> None:
+    p = tmp_path / "labels.jsonl"
+    rows = [
+        {"prompt": "q", "chosen": "a", "rejected": "b", "p_chosen": 0.3},
+        {"prompt": "q", "chosen": None, "rejected": None, "p_chosen": None, "abstained": True},
+        {"prompt": "q", "chosen": "c", "rejected": "d", "p_chosen": 0.52},
+    ]
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out, df = preference_rows(str(p), trainer="dpo", need_p=False, orient=True, min_confidence=0.05)
+    assert out == [{"prompt": "q", "chosen": "b", "rejected": "a"}]
+    assert df.skipped == {"abstained": 1, "low_confidence": 1}
+    soft, _ = preference_rows(str(p), trainer="rm", need_p=True, orient=False)
+    assert [r["p_chosen"] for r in soft] == [0.3, 0.52]  # soft labels are kept as given
+
+
+def test_sft_rows_accept_trl_formats_and_report_bad_rows(tmp_path: Path) -> None:
+    rows, df = sft_rows(str(DATA / "sft_tiny.jsonl"))
+    assert len(rows) == 8 and set(rows[0]) == {"messages"} and df.rows == 8
+    pc = tmp_path / "pc.jsonl"
+    pc.write_text(json.dumps({"prompt": "2+2=", "completion": "4"}) + "\n")
+    assert sft_rows(str(pc))[0] == [{"prompt": "2+2=", "completion": "4"}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
+    with pytest.raises(UsageError, match="no assistant turn"):
+        sft_rows(str(bad))
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"question": "hi"}) + "\n")
+    with pytest.raises(UsageError) as e:
+        sft_rows(str(other))
+    assert f"{other}:1:" in _one_line(e.value) and "question" in _one_line(e.value)
+
+
+def test_missing_base_model_is_one_line() -> None:
+    from caic.training.models import resolve_model
+
+    for spec in ("/no/such/model", "./nowhere", "training/no-such-run", "x.gguf"):
+        with pytest.raises(UsageError) as e:
+            resolve_model(spec)
+        assert "base model" in _one_line(e.value) and "not found" in _one_line(e.value)
+    with pytest.raises(UsageError, match="not a model folder"):
+        resolve_model(str(DATA))
+
+
+def test_constitution_mismatch_with_data_is_an_error() -> None:
+    from caic.training.modelcard import resolve_constitutions
+    from caic.training.train_data import DataFile
+
+    df = DataFile(role="train", path="x.jsonl", sha256=None, constitution_sha256=["0" * 64])
+    with pytest.raises(UsageError, match="produced under constitution sha256 000000000000"):
+        resolve_constitutions("hhh-v2", [df])
+    refs = resolve_constitutions(None, [df])
+    assert refs[0].sha256 == "0" * 64 and refs[0].name is None
+
+
+def test_data_hash_finds_shipped_constitution_name() -> None:
+    from caic.constitution_lang import load, sha256
+    from caic.constitutions import find
+    from caic.training.modelcard import resolve_constitutions
+    from caic.training.train_data import DataFile
+
+    c = load(find("hhh-v2"))
+    df = DataFile(role="train", path="x", sha256=None, constitution_sha256=[sha256(c)])
+    (ref,) = resolve_constitutions(None, [df])
+    assert (ref.name, ref.version) == (c.name, c.version)
+
+
+# -- the soft-label loss --------------------------------------------------------------------------
+
+
+def test_soft_label_loss_matches_hand_computation() -> None:
+    # margin 1.0, p = 0.8: -(0.8 log s(1) + 0.2 log s(-1)),
+    # log s(1) = -log(1 + e^-1) = -0.3132617, log s(-1) = -1.3132617
+    expected = 0.8 * 0.31326169 + 0.2 * 1.31326169
+    assert soft_bt_loss_value(1.0, 0.8) == pytest.approx(expected, abs=1e-7)
+    assert soft_bt_loss_value(1.0, 0.8) == pytest.approx(0.5132617, abs=1e-6)
+    # p = 1 is TRL's hard loss -log sigmoid(margin)
+    assert soft_bt_loss_value(2.0, 1.0) == pytest.approx(math.log1p(math.exp(-2.0)))
+    # the minimum over margins sits where sigmoid(margin) = p, i.e. margin = logit(p)
+    p = 0.7
+    best = math.log(p / (1 - p))
+    for d in (-0.3, 0.3):
+        assert soft_bt_loss_value(best + d, p) > soft_bt_loss_value(best, p)
+    assert soft_bt_loss_value(-800.0, 0.5) == pytest.approx(400.0, rel=1e-9)  # no overflow
+
+
+def test_soft_label_loss_tensor_agrees_and_has_the_right_gradient() -> None:
+    import torch
+
+    from caic.training.rm import soft_bt_loss
+
+    r_c = torch.tensor([1.5, -0.2, 0.0], requires_grad=True)
+    r_r = torch.tensor([0.5, 0.3, 0.0])
+    p = torch.tensor([0.8, 0.6, 0.5])
+    loss = soft_bt_loss(r_c, r_r, p)
+    hand = (
+        sum(
+            soft_bt_loss_value(float(a - b), float(q))
+            for a, b, q in zip(r_c.detach(), r_r, p, strict=False)
+        )
+        / 3
+    )
+    assert float(loss) == pytest.approx(hand, abs=1e-6)
+    loss.backward()
+    # d loss / d r_c = (sigmoid(margin) - p) / n
+    expected = (torch.sigmoid(r_c.detach() - r_r) - p) / 3
+    assert torch.allclose(r_c.grad, expected, atol=1e-6)

@@ -1,0 +1,569 @@
+"""``caic pipeline run FILE.yaml``: the two stages of Constitutional AI end to end.
+
+    sl_cai (generate) → export → sft → pairs (from the SFT model) → label → rm → policy
+    (rl or dpo) → eval (optional)
+
+Every stage writes into the run directory. Before a stage runs, caic computes its fingerprint:
+the stage's parameters and the sha256 of every input file or folder (so an upstream change
+reaches everything downstream). ``stages/NAME.json`` records the fingerprint, a status
+(``running`` / ``done``) and the sha256 of the outputs. On a rerun a stage is skipped when it
+is ``done`` with the same fingerprint and its outputs are unchanged; a ``running`` stage with
+the same fingerprint was interrupted and is resumed (generation and labelling append to their
+JSONL, training continues from its checkpoints); a stage whose fingerprint changed starts over
+from empty outputs.
+
+The generation, labelling and eval stages run the other caic commands as subprocesses
+(``python -m caic sl-cai generate`` ...), each with its own memory; training runs in-process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from caic.errors import CaicError, usage_error
+from caic.io import dumps_json, sha256_file, write_text_atomic
+from caic.training.config import apply_overrides, read_yaml, validate
+
+Log = Callable[[str], None]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class SLCAIStage(_Strict):
+    """``caic sl-cai generate`` settings."""
+
+    limit: int | None = Field(default=None, ge=1)
+    """Only the first N prompts (smoke runs); ``null`` for all."""
+    rounds: int | None = Field(default=None, ge=1, le=8)
+    """Critique-revision rounds K; ``null`` takes the constitution's setting."""
+    max_new_tokens: int = Field(default=256, ge=1)
+    """Bound on each answer, critique and revision."""
+    batch_size: int = Field(default=16, ge=1)
+    """Prompts generated together (batching is what makes a CPU fast)."""
+    temperature: float = Field(default=0.0, ge=0.0)
+    """0 = greedy, so a rerun reproduces the data exactly."""
+
+
+class TrainStage(_Strict):
+    """A training stage: a ``caic train`` config file plus overrides."""
+
+    config: str
+    """The YAML config of the trainer (e.g. ``training/configs/sft-smoke.yaml``)."""
+    overrides: dict[str, Any] = {}
+    """Dotted-key overrides applied on top (``{train.max_steps: 2}``); the pipeline itself sets
+    ``data``, ``model``, ``output_dir``, ``constitution`` and ``seed``."""
+
+
+class PairsStage(_Strict):
+    """``caic rlaif pairs`` settings: completions sampled from the SFT model."""
+
+    limit: int | None = Field(default=None, ge=1)
+    """Only the first N prompts; ``null`` for all."""
+    n: int = Field(default=2, ge=2, le=8)
+    """Completions per prompt."""
+    temperature: float = Field(default=1.0, gt=0.0)
+    """Sampling temperature: two different completions are the point."""
+    max_new_tokens: int = Field(default=256, ge=1)
+    """Bound on each completion."""
+
+
+class LabelStage(_Strict):
+    """``caic rlaif label`` settings."""
+
+    judge: str | None = None
+    """Judge backend spec; ``null`` = the embedded default model (the CAI paper used a separate
+    feedback model; a stronger judge gives better labels)."""
+    principles: str = "sample"
+    """``sample`` (one draw per pair), ``all``, or a number of draws."""
+    mode: Literal["pairwise", "pointwise"] | None = None
+    """Judging mode; ``null`` takes the constitution's setting."""
+    batch_size: int = Field(default=16, ge=1)
+    """Pairs judged per call."""
+
+
+class PolicyStage(TrainStage):
+    """The stage-2 policy: RL against the reward model, or DPO on the labels."""
+
+    method: Literal["rl", "dpo"] = "rl"
+    """``rl`` (GRPO/RLOO against the reward model; the paper's RL-CAI) or ``dpo`` (directly on
+    the labelled pairs; no reward model needed, so the rm stage is skipped)."""
+
+
+class EvalStage(_Strict):
+    """``caic eval`` on the final policy (optional)."""
+
+    enabled: bool = False
+    """Off by default: the eval suites take minutes on a CPU."""
+    suites: list[str] = ["harmlessness", "over-refusal"]
+    """Suites to run."""
+    limit: int | None = Field(default=None, ge=1)
+    """At most N items per suite."""
+    max_new_tokens: int = Field(default=256, ge=1)
+    """Bound on each answer."""
+
+
+class PipelineConfig(_Strict):
+    """One YAML file describing a whole CAI run."""
+
+    run_dir: str = "runs/pipeline"
+    """Where every stage's outputs and the stage records go."""
+    constitution: str = "hhh-v2"
+    """The constitution (path or shipped name) every stage uses."""
+    prompts: str | None = None
+    """Red-team prompts (JSONL/CSV/HF id); ``null`` = the shipped red-team set."""
+    model: str | None = None
+    """Base model to train (``null`` = the embedded SmolLM2-135M-Instruct; a folder or HF id)."""
+    generator: str | None = None
+    """Backend spec that writes SL-CAI data; ``null`` = the base model on transformers."""
+    seed: int = 0
+    """Seed for every stage."""
+    sl_cai: SLCAIStage = SLCAIStage()
+    """Stage 1 data generation."""
+    sft: TrainStage = TrainStage(config="training/configs/sft-smoke.yaml")
+    """Supervised fine-tuning on the revisions."""
+    pairs: PairsStage = PairsStage()
+    """Response pairs sampled from the SFT model."""
+    label: LabelStage = LabelStage()
+    """AI preference labels."""
+    rm: TrainStage = TrainStage(config="training/configs/rm-smoke.yaml")
+    """Reward model (used by ``policy.method: rl``)."""
+    policy: PolicyStage = PolicyStage(config="training/configs/rl-smoke.yaml")
+    """Stage-2 policy optimisation."""
+    eval: EvalStage = EvalStage()
+    """Optional evaluation of the final policy."""
+
+
+def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
+    data = apply_overrides(read_yaml(path), overrides or [])
+    return validate(PipelineConfig, data, str(path), overrides)
+
+
+# -- the stage engine ------------------------------------------------------------------------
+
+
+def hash_path(p: Path) -> str | None:
+    """sha256 of a file, or of a folder's (name, sha256) list (checkpoints excluded)."""
+    if p.is_file():
+        return sha256_file(p)
+    if p.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(x for x in p.rglob("*") if x.is_file()):
+            rel = f.relative_to(p).as_posix()
+            if rel.startswith("checkpoints/") or rel.startswith("."):
+                continue
+            h.update(f"{rel}\0{sha256_file(f)}\n".encode())
+        return h.hexdigest()
+    return None
+
+
+@dataclass
+class Stage:
+    """One step: what it reads, what decides it, what it writes, and how to run it."""
+
+    name: str
+    run: Callable[[], None]
+    outputs: list[Path]
+    inputs: list[Path] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    resumable: bool = True
+    """Keep partial outputs of an interrupted run with the same fingerprint (they resume)."""
+
+
+def fingerprint(stage: Stage) -> str:
+    doc = {
+        "stage": stage.name,
+        "params": stage.params,
+        "inputs": {str(p): hash_path(p) for p in stage.inputs},
+    }
+    return hashlib.sha256(dumps_json(json.loads(json.dumps(doc, default=str))).encode()).hexdigest()
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir():
+        shutil.rmtree(p)
+    elif p.exists():
+        p.unlink()
+    meta = p.with_name(p.name + ".meta.json")  # ResumableJsonl's sidecar
+    if meta.is_file():
+        meta.unlink()
+
+
+def execute(
+    stages: list[Stage], run_dir: Path, *, force: list[str] | None = None, log: Log = print
+) -> dict[str, str]:
+    """Run ``stages`` in order, skipping finished ones; return ``{name: ran|skipped|resumed}``."""
+    force = list(force or [])
+    known = {s.name for s in stages}
+    for f in force:
+        if f not in known:
+            raise usage_error(
+                f"--force: no stage `{f}`", hint=f"stages: {', '.join(s.name for s in stages)}"
+            )
+    records = run_dir / "stages"
+    records.mkdir(parents=True, exist_ok=True)
+    what: dict[str, str] = {}
+    forcing = False
+    for stage in stages:
+        forcing = forcing or stage.name in force
+        fp = fingerprint(stage)
+        rec_path = records / f"{stage.name}.json"
+        rec = json.loads(rec_path.read_text(encoding="utf-8")) if rec_path.is_file() else None
+        same = rec is not None and rec.get("fingerprint") == fp
+        status = rec.get("status") if rec is not None else None
+        intact = rec is not None and _outputs_intact(stage, rec)
+        if same and status == "done" and not forcing and intact:
+            log(f"[{stage.name}] unchanged, skipped")
+            what[stage.name] = "skipped"
+            continue
+        resuming = same and status == "running" and stage.resumable and not forcing
+        if not resuming:
+            for p in stage.outputs:
+                _remove(p)
+        log(f"[{stage.name}] {'resuming' if resuming else 'running'}")
+        t0 = time.time()
+        _write_record(
+            rec_path, {"stage": stage.name, "fingerprint": fp, "status": "running", "started": t0}
+        )
+        stage.run()
+        missing = [str(p) for p in stage.outputs if not p.exists()]
+        if missing:
+            raise CaicError(f"stage {stage.name} finished without writing {', '.join(missing)}")
+        _write_record(
+            rec_path,
+            {
+                "stage": stage.name,
+                "fingerprint": fp,
+                "status": "done",
+                "started": t0,
+                "seconds": round(time.time() - t0, 1),
+                "outputs": {str(p): hash_path(p) for p in stage.outputs},
+            },
+        )
+        log(f"[{stage.name}] done in {time.time() - t0:.0f} s")
+        what[stage.name] = "resumed" if resuming else "ran"
+    return what
+
+
+def _outputs_intact(stage: Stage, rec: dict[str, Any]) -> bool:
+    recorded = rec.get("outputs", {})
+    return all(
+        recorded.get(str(p)) is not None and hash_path(p) == recorded[str(p)] for p in stage.outputs
+    )
+
+
+def _write_record(path: Path, rec: dict[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(rec, indent=2, sort_keys=True) + "\n")
+
+
+# -- the CAI stages --------------------------------------------------------------------------
+
+
+def caic_cli(args: list[str], log: Log) -> None:
+    """Run ``python -m caic ARGS``; a failure is one line with the command's last words."""
+    cmd = [sys.executable, "-m", "caic", *args]
+    log("  $ caic " + " ".join(args))
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()][-1:] or ["(no output)"]
+        raise CaicError(
+            f"`caic {args[0]} {args[1] if len(args) > 1 else ''}` failed "
+            f"(exit {proc.returncode}): {tail[0]}"
+        )
+
+
+def _opt(flag: str, value: Any) -> list[str]:
+    return [] if value is None else [flag, str(value)]
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"max_steps": 2}, "seed": 1}`` → ``{"train.max_steps": 2, "seed": 1}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _overrides(st: TrainStage, fixed: dict[str, Any]) -> list[str]:
+    return [f"{k}={json.dumps(v)}" for k, v in _flatten({**st.overrides, **fixed}).items()]
+
+
+def _train(kind: str, st: TrainStage, fixed: dict[str, Any]) -> Callable[[], None]:
+    def go() -> None:
+        import gc
+
+        from caic.training.config import load_config
+        from caic.training.train import run_config
+
+        run_config(load_config(kind, st.config, _overrides(st, fixed)))
+        gc.collect()
+
+    return go
+
+
+def _train_params(kind: str, st: TrainStage, fixed: dict[str, Any]) -> dict[str, Any]:
+    from caic.training.config import load_config
+
+    cfg = load_config(kind, st.config, _overrides(st, fixed)).model_dump(mode="json")
+    cfg.pop("output_dir", None)
+    return cfg
+
+
+def cai_stages(cfg: PipelineConfig, log: Log) -> list[Stage]:
+    """The stage list for ``cfg`` (nothing runs yet; configs are validated here)."""
+    run = Path(cfg.run_dir).resolve()
+    c_path = _constitution_path(cfg.constitution)
+    prompts = cfg.prompts
+    prompt_inputs = [Path(prompts)] if prompts and Path(prompts).exists() else []
+    sl = run / "sl_cai.jsonl"
+    sft_data = run / "sft.jsonl"
+    sft_dir = run / "sft"
+    pairs = run / "pairs.jsonl"
+    labels = run / "labels.jsonl"
+    rm_dir = run / "rm"
+    policy_dir = run / "policy"
+    model = cfg.model
+    generator = cfg.generator or (f"transformers:{model}" if model else None)
+    s = cfg.sl_cai
+    gen_args = [
+        "sl-cai",
+        "generate",
+        "-c",
+        c_path,
+        "--out",
+        str(sl),
+        "--seed",
+        str(cfg.seed),
+        "--max-new-tokens",
+        str(s.max_new_tokens),
+        "--batch-size",
+        str(s.batch_size),
+        "--temperature",
+        str(s.temperature),
+        *_opt("--prompts", prompts),
+        *_opt("--limit", s.limit),
+        *_opt("--rounds", s.rounds),
+        *_opt("--model", generator),
+    ]
+    common = {"constitution": c_path, "seed": cfg.seed}
+    sft_fixed = {**common, "data": str(sft_data), "model": model, "output_dir": str(sft_dir)}
+    p = cfg.pairs
+    pair_args = [
+        "rlaif",
+        "pairs",
+        "--prompts",
+        prompts or _default_prompts(),
+        "--out",
+        str(pairs),
+        "--model",
+        f"transformers:{sft_dir}",
+        "--n",
+        str(p.n),
+        "--temperature",
+        str(p.temperature),
+        "--max-new-tokens",
+        str(p.max_new_tokens),
+        "--seed",
+        str(cfg.seed),
+        *_opt("--limit", p.limit),
+    ]
+    lb = cfg.label
+    label_args = [
+        "rlaif",
+        "label",
+        "-c",
+        c_path,
+        "--pairs",
+        str(pairs),
+        "--out",
+        str(labels),
+        "--principles",
+        lb.principles,
+        "--seed",
+        str(cfg.seed),
+        "--batch-size",
+        str(lb.batch_size),
+        *_opt("--judge", lb.judge),
+        *_opt("--mode", lb.mode),
+    ]
+    rm_fixed = {**common, "data": str(labels), "model": model, "output_dir": str(rm_dir)}
+    pol = cfg.policy
+    if pol.method == "rl":
+        pol_fixed = {
+            **common,
+            "prompts": prompts or _default_prompts(),
+            "model": str(sft_dir),
+            "reward_model": str(rm_dir),
+            "output_dir": str(policy_dir),
+        }
+        pol_inputs = [sft_dir, rm_dir, *prompt_inputs]
+    else:
+        pol_fixed = {
+            **common,
+            "data": str(labels),
+            "model": str(sft_dir),
+            "output_dir": str(policy_dir),
+        }
+        pol_inputs = [sft_dir, labels]
+    stages = [
+        Stage(
+            "sl_cai",
+            lambda: caic_cli(gen_args, log),
+            [sl],
+            prompt_inputs,
+            {"args": gen_args, "constitution": _hash_file(c_path)},
+        ),
+        Stage(
+            "export",
+            lambda: caic_cli(["sl-cai", "export", "--in", str(sl), "--out", str(sft_data)], log),
+            [sft_data],
+            [sl],
+            {},
+            False,
+        ),
+        Stage(
+            "sft",
+            _train("sft", cfg.sft, sft_fixed),
+            [sft_dir],
+            [sft_data],
+            _train_params("sft", cfg.sft, sft_fixed),
+        ),
+        Stage(
+            "pairs",
+            lambda: caic_cli(pair_args, log),
+            [pairs],
+            [sft_dir, *prompt_inputs],
+            {"args": pair_args},
+        ),
+        Stage(
+            "label",
+            lambda: caic_cli(label_args, log),
+            [labels],
+            [pairs],
+            {"args": label_args, "constitution": _hash_file(c_path)},
+        ),
+    ]
+    if pol.method == "rl":
+        stages.append(
+            Stage(
+                "rm",
+                _train("rm", cfg.rm, rm_fixed),
+                [rm_dir],
+                [labels],
+                _train_params("rm", cfg.rm, rm_fixed),
+            )
+        )
+    stages.append(
+        Stage(
+            "policy",
+            _train(pol.method, pol, pol_fixed),
+            [policy_dir],
+            pol_inputs,
+            {"method": pol.method, **_train_params(pol.method, pol, pol_fixed)},
+        )
+    )
+    if cfg.eval.enabled:
+        ev = cfg.eval
+        eval_dir = run / "eval"
+        merged = run / "policy-merged"
+
+        def do_eval() -> None:
+            spec = _servable(policy_dir, merged)
+            caic_cli(
+                [
+                    "eval",
+                    "--suite",
+                    ",".join(ev.suites),
+                    "--out",
+                    str(eval_dir),
+                    "--model",
+                    f"transformers:{spec}",
+                    "-c",
+                    c_path,
+                    "--seed",
+                    str(cfg.seed),
+                    "--max-new-tokens",
+                    str(ev.max_new_tokens),
+                    *_opt("--limit", ev.limit),
+                ],
+                log,
+            )
+
+        stages.append(
+            Stage(
+                "eval",
+                do_eval,
+                [eval_dir],
+                [policy_dir],
+                {"suites": ev.suites, "limit": ev.limit, "max_new_tokens": ev.max_new_tokens},
+            )
+        )
+    return stages
+
+
+def _servable(policy_dir: Path, merged: Path) -> Path:
+    """A folder the transformers backend can load: the policy itself, or — when its adapter sits
+    on a merged SFT model, which transformers cannot rebuild from the adapter alone — a merged
+    copy written once."""
+    from caic.training.models import load_causal_lm, load_tokenizer, resolve_model
+
+    resolved = resolve_model(str(policy_dir))
+    if len(resolved.adapters) <= 1:
+        return policy_dir
+    if not (merged / "config.json").is_file():
+        import torch
+
+        load_causal_lm(resolved, torch.float32).save_pretrained(str(merged))
+        load_tokenizer(resolved).save_pretrained(str(merged))
+    return merged
+
+
+def _constitution_path(name: str) -> str:
+    from caic.constitutions import find
+
+    p = find(name)
+    if not p.exists():
+        raise usage_error(f"constitution not found: {name}", code="E004")
+    return str(p.resolve())
+
+
+def _hash_file(path: str) -> str | None:
+    return hash_path(Path(path))
+
+
+def _default_prompts() -> str:
+    from caic.training import slcai
+
+    return str(slcai.default_prompts_path())
+
+
+def run_pipeline(
+    path: str | Path, overrides: list[str], *, force: list[str] | None = None, log: Log = print
+) -> Path:
+    """Load the pipeline YAML and run every stage that is not already done."""
+    cfg = load_pipeline(path, overrides)
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    import yaml
+
+    write_text_atomic(
+        run / "pipeline.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+    )
+    execute(cai_stages(cfg, log), run, force=force, log=log)
+    return run
