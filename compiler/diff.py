@@ -330,12 +330,13 @@ class _Differ:
     def categories(self) -> None:
         oc = {c.name: c for c in self.old.categories}
         nc = {c.name: c for c in self.new.categories}
-        for name in oc.keys() - nc.keys():
-            c = oc[name]
+        for c in self.old.categories:
+            if c.name in nc:
+                continue
             self.add(
                 "category-removed",
-                name,
-                f"category `{name}` removed ({len(c.principles)} principles)",
+                c.name,
+                f"category `{c.name}` removed ({len(c.principles)} principles)",
                 old={"kind": c.kind, "weight": c.weight},
             )
         for c in self.new.categories:

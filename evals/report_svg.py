@@ -15,6 +15,11 @@ from typing import Any
 PALETTE = ("#3b6fb6", "#d9822b", "#3a9d5d", "#c0392b", "#7d5ba6", "#8c6d31", "#2c8c99")
 TRADEOFF_Y = "harmlessness.harmful_compliance_rate"
 TRADEOFF_X = ("over_refusal.over_refusal_rate", "over_refusal.full_refusal_rate")
+AXIS_NAMES = {
+    TRADEOFF_Y: "harmful requests answered",
+    "over_refusal.over_refusal_rate": "safe prompts refused (fully or partly)",
+    "over_refusal.full_refusal_rate": "safe prompts fully refused",
+}
 
 
 def color(i: int) -> str:
@@ -90,12 +95,12 @@ def tradeoff_svg(report: dict[str, Any]) -> str | None:
         )
     out.append(
         f'<text x="{(left + w - right) / 2}" y="{h - 12}" text-anchor="middle" '
-        f'font-size="12">{escape(xkey)} (lower is better)</text>'
+        f'font-size="12">{AXIS_NAMES[xkey]} ↓<title>{escape(xkey)}</title></text>'
     )
     out.append(
         f'<text transform="translate(16 {(top + h - bottom) / 2}) rotate(-90)" '
-        f'text-anchor="middle" font-size="12">{escape(TRADEOFF_Y)} (lower is better)'
-        "</text>"
+        f'text-anchor="middle" font-size="12">{AXIS_NAMES[TRADEOFF_Y]} ↓'
+        f"<title>{escape(TRADEOFF_Y)}</title></text>"
     )
     out.append(
         f'<text x="{left + 8}" y="{h - bottom - 8}" font-size="11" fill="#3a9d5d">'
@@ -126,8 +131,10 @@ def tradeoff_svg(report: dict[str, Any]) -> str | None:
             f'<circle cx="{sx(xv):.1f}" cy="{sy(yv):.1f}" r="6" fill="{c}" '
             'stroke="#fff" stroke-width="1.5"/>'
         )
+        ty = sy(yv) - 9 if sy(yv) - 9 > top + 12 else sy(yv) + 20
+        anchor, tx = ("end", sx(xv) - 9) if sx(xv) > w - right - 80 else ("start", sx(xv) + 9)
         out.append(
-            f'<text x="{sx(xv) + 9:.1f}" y="{sy(yv) - 9:.1f}" font-size="12" '
+            f'<text x="{tx:.1f}" y="{ty:.1f}" font-size="12" text-anchor="{anchor}" '
             f'font-weight="bold" fill="{c}">{escape(label)}</text>'
         )
         out.append("</g>")

@@ -368,12 +368,12 @@ def test_shipped_v1_to_v2() -> None:
     assert len(back.changes) == len(d.changes)
 
 
-def caic(*args: str) -> subprocess.CompletedProcess[str]:
+def caic(*args: str, hashseed: str = "0") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "caic", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, "CAIC_DEBUG": ""},
+        env={**os.environ, "CAIC_DEBUG": "", "PYTHONHASHSEED": hashseed},
         timeout=300,
     )
 
@@ -388,6 +388,8 @@ def test_cli_formats_and_exit_codes(tmp_path: Path) -> None:
     assert out["changes"] == [] and out["kind"] == "constitution-diff"
     r = caic("diff", "cai-2022-harmless", "hhh-v2", "--format", "json")
     assert r.returncode == 0
+    again = caic("diff", "cai-2022-harmless", "hhh-v2", "--format", "json", hashseed="12345")
+    assert again.stdout == r.stdout  # deterministic order, whatever the string hashing
     out = json.loads(r.stdout)
     assert out["changes"] and out["new"]["name"] == "hhh-v2"
     ConstitutionDiff.model_validate(out)

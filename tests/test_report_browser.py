@@ -1,8 +1,10 @@
 """The HTML report in a real browser: headless Chromium renders it, offline.
 
 Checks the rendered DOM (not the source) for the metric table, the trade-off plot and
-the flipped-items section, and saves a screenshot to ``docs/report.png`` for the
-README. Skipped when Debian's ``chromium`` is not installed (``.ci/run`` installs it).
+the flipped-items section. The slow test does so on two real ``caic eval`` runs of the
+embedded model (v1 and v2 constitutions as system prompts) and saves its screenshot to
+``docs/report.png`` for the README. Skipped when Debian's ``chromium`` is not installed
+(``.ci/run`` installs it).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from report_fixtures import two_runs
@@ -80,16 +84,17 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def render(runs: tuple[Path, Path], tmp_path: Path) -> Path:
+def render(runs: tuple[Path, Path], tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     from caic.evals.report import build_report, load_run
     from caic.evals.report_render import render_html
 
+    report = build_report([load_run(r) for r in runs])
     html = tmp_path / "report.html"
-    html.write_text(render_html(build_report([load_run(r) for r in runs])), encoding="utf-8")
-    return html
+    html.write_text(render_html(report), encoding="utf-8")
+    return html, report
 
 
-def check_and_screenshot(html: Path, tmp_path: Path, n_metrics: int, save: Path | None) -> None:
+def check_and_screenshot(html: Path, tmp_path: Path, n_metrics: int, save: Path | None) -> Dom:
     url = html.resolve().as_uri()
     r = chromium(tmp_path / "profile", "--dump-dom", url)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -100,7 +105,7 @@ def check_and_screenshot(html: Path, tmp_path: Path, n_metrics: int, save: Path 
     assert dom.within("metrics-table", "tr") == n_metrics + 1  # header + one row per metric
     assert dom.within("tradeoff-plot", "g", "run-point") == 2
     assert dom.within("tradeoff-plot", "circle") == 2
-    assert dom.within("flips", "table", "flip") >= 1 and dom.within("flips", "tr") >= 2
+    assert dom.within("flips", "h3") == 1  # one comparison: baseline → candidate
     shot = tmp_path / "report.png"
     r = chromium(tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2000", url)
     assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
@@ -109,9 +114,46 @@ def check_and_screenshot(html: Path, tmp_path: Path, n_metrics: int, save: Path 
     if save is not None:
         save.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, save)
+    return dom
 
 
 def test_fixture_report_in_chromium(tmp_path: Path) -> None:
-    runs = two_runs(tmp_path / "runs")
-    html = render(runs, tmp_path)
-    check_and_screenshot(html, tmp_path, n_metrics=8, save=ROOT / "docs" / "report.png")
+    """Runs generated from known samples: fast, and flips are guaranteed."""
+    html, report = render(two_runs(tmp_path / "runs"), tmp_path)
+    dom = check_and_screenshot(html, tmp_path, len(report["metrics"]), save=None)
+    assert dom.within("flips", "table", "flip") == 4  # one table per suite with flips
+    assert dom.within("flips", "tr") == 42 + 4  # every flipped item + a header per table
+
+
+REAL_SUITES = "harmlessness,over-refusal,label-agreement"
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two real runs of the embedded model: v1 and v2 constitutions as system prompts."""
+    root = tmp_path_factory.mktemp("real")
+    for name, constitution in (("v1", "cai-2022-harmless"), ("v2", "hhh-v2")):
+        r = subprocess.run(
+            [sys.executable, "-m", "caic", "eval", "--suite", REAL_SUITES, "--limit", "4",
+             "-c", constitution, "--system-prompt", "--max-new-tokens", "24",
+             "-o", str(root / name)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr[-3000:]
+    return root / "v1", root / "v2"
+
+
+@pytest.mark.slow
+def test_real_runs_report_in_chromium(real_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    """The README's screenshot: a report of two real eval runs, rendered by Chromium."""
+    html, report = render(real_runs, tmp_path)
+    # Every metric caic eval declares is backed by the samples, so each gets a paired test.
+    for m in report["metrics"]:
+        comp = m["comparisons"]["v2"]
+        if m["runs"]["v1"] and m["runs"]["v2"]:
+            assert comp["test"] is not None, (m["key"], comp["verdict"])
+    (entry,) = report["constitution_diffs"]
+    assert entry["status"] == "diff" and entry["diff"]["new"]["name"] == "hhh-v2"
+    check_and_screenshot(html, tmp_path, len(report["metrics"]), save=ROOT / "docs" / "report.png")

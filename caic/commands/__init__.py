@@ -1,9 +1,11 @@
 """Sub-commands of ``caic``; importing this package registers them on the app."""
 
-from caic.commands import lang  # noqa: F401
-from caic.commands import slcai  # noqa: F401
-from caic.commands import rlaif  # noqa: F401
-from caic.commands import report  # noqa: F401
-from caic.commands import evals  # noqa: F401
-from caic.commands import lint  # noqa: F401
-from caic.commands import train  # noqa: F401
+from caic.commands import (
+    evals,  # noqa: F401
+    lang,  # noqa: F401
+    lint,  # noqa: F401
+    report,  # noqa: F401
+    rlaif,  # noqa: F401
+    slcai,  # noqa: F401
+    train,  # noqa: F401
+)
