@@ -293,7 +293,7 @@ def train_section():
             total = time.perf_counter() - t0
             dt = (timer.ends[-1] - timer.ends[0]) / (len(timer.ends) - 1)
             row(label, f"s/step (batch {batch})", f"{dt:.3f}")
-            row(label, "samples/s", f"{batch / dt:,.1f}")
+            row(label, "samples/s", f"{batch / dt:,.2f}")
             loss = record.summary.get("loss_first"), record.summary.get("loss_last")
             row(label, "loss first -> last", f"{loss[0]:.4f} -> {loss[1]:.4f}")
             row(label, "run incl. load+save", f"{total:.1f} s")

@@ -317,7 +317,7 @@ def test_soft_label_loss_tensor_agrees_and_has_the_right_gradient() -> None:
         )
         / 3
     )
-    assert float(loss) == pytest.approx(hand, abs=1e-6)
+    assert float(loss.detach()) == pytest.approx(hand, abs=1e-6)
     loss.backward()
     # d loss / d r_c = (sigmoid(margin) - p) / n
     expected = (torch.sigmoid(r_c.detach() - r_r) - p) / 3

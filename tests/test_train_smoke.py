@@ -154,3 +154,49 @@ def test_rl_smoke_moves_the_policy(runs: Path, base_logits: Any) -> None:
     run = _check_card(out, DATA / "rl_prompts_tiny.jsonl", "rl")
     rm_entry = next(d for d in run["data"] if d["role"] == "reward_model")
     assert rm_entry["sha256"] == sha256_file(rm_dir / "adapter_model.safetensors")
+
+
+def test_interrupted_training_resumes_from_its_checkpoint(runs: Path) -> None:
+    from transformers import TrainerCallback
+
+    from caic.errors import UsageError
+    from caic.training.config import load_config
+    from caic.training.sft import train_sft
+    from caic.training.train import make_context
+
+    out = runs / "sft-resume"
+    overrides = [
+        f"output_dir={out}",
+        "probe_items=0",
+        "train.max_steps=3",
+        "train.save_steps=1",
+        "train.batch_size=2",
+        "train.max_length=64",
+    ]
+
+    class Steps(TrainerCallback):  # type: ignore[misc]
+        def __init__(self, stop_at: int | None) -> None:
+            self.seen: list[int] = []
+            self.stop_at = stop_at
+
+        def on_step_end(self, args, state, control, **kw):  # type: ignore[no-untyped-def]
+            self.seen.append(state.global_step)
+            if state.global_step == self.stop_at:
+                raise KeyboardInterrupt  # killed after step 2, before its checkpoint
+
+    first = make_context(load_config("sft", CONFIGS / "sft-smoke.yaml", overrides))
+    first.callbacks = [Steps(stop_at=2)]
+    with pytest.raises(KeyboardInterrupt):
+        train_sft(first)
+    assert (out / "checkpoints" / "checkpoint-1").is_dir() and not (out / "run.json").exists()
+    # a different config must not pick these checkpoints up
+    other = make_context(load_config("sft", CONFIGS / "sft-smoke.yaml", [*overrides, "seed=1"]))
+    with pytest.raises(UsageError, match="checkpoints of a run with a different config"):
+        train_sft(other)
+    again = make_context(load_config("sft", CONFIGS / "sft-smoke.yaml", overrides))
+    steps = Steps(stop_at=None)
+    again.callbacks = [steps]
+    record = train_sft(again)
+    assert steps.seen == [2, 3]  # resumed after step 1
+    assert record is not None and record.summary["steps"] == 3
+    assert not (out / "checkpoints").exists()  # cleaned up once the run finished

@@ -259,11 +259,21 @@ C = TypeVar("C", bound=BaseModel)
 # -- loading --------------------------------------------------------------------------------
 
 
+def shipped_path(path: str | Path) -> Path:
+    """``path`` as given when it exists; else, for ``training/...``, the file shipped inside the
+    installed package (so the shipped configs and data work from any directory)."""
+    p = Path(path)
+    if p.exists() or p.is_absolute() or p.parts[:1] != ("training",):
+        return p
+    packaged = Path(__file__).resolve().parent.joinpath(*p.parts[1:])
+    return packaged if packaged.exists() else p
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML mapping from ``path``; syntax errors and non-mappings are one-line usage errors."""
     import yaml
 
-    p = Path(path)
+    p = shipped_path(path)
     if not p.is_file():
         raise usage_error(f"no such config file: {p}", path=str(p), code="E004")
     try:

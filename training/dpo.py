@@ -37,6 +37,7 @@ def train_dpo(ctx: Context) -> RunRecord | None:
         min_confidence=cfg.min_confidence,
     )
     prepare(ctx, [data_file])
+    resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
     args = trl_args(
         DPOConfig,
         ctx,
@@ -62,7 +63,7 @@ def train_dpo(ctx: Context) -> RunRecord | None:
         peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
         callbacks=ctx.callbacks or None,
     )
-    trainer.train(resume_from_checkpoint=True if checkpoint_to_resume(ctx) else None)
+    trainer.train(resume_from_checkpoint=True if resume else None)
     summary: dict[str, Any] = {}
     if probe_rows:
         after = probes.policy_margin(trainer.model, tok, probe_rows)

@@ -82,6 +82,7 @@ def train_rl(ctx: Context) -> RunRecord | None:
         )
     rows, prompts_file = prompt_rows(cfg.prompts, cfg.prompt_column, cfg.max_prompts)
     prepare(ctx, [prompts_file, reward_model_file(cfg.reward_model)])
+    resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
     args = trl_args(
         TRLConfig,
         ctx,
@@ -113,7 +114,7 @@ def train_rl(ctx: Context) -> RunRecord | None:
         peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
         callbacks=ctx.callbacks or None,
     )
-    trainer.train(resume_from_checkpoint=True if checkpoint_to_resume(ctx) else None)
+    trainer.train(resume_from_checkpoint=True if resume else None)
     summary: dict[str, Any] = {"algorithm": cfg.algorithm}
     if probe_prompts:
         rm_device = next(policy.parameters()).device  # the policy's device after training

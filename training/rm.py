@@ -137,6 +137,7 @@ def train_rm(ctx: Context) -> RunRecord | None:
         skip_abstained=cfg.skip_abstained,
     )
     prepare(ctx, [data_file])
+    resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
     args = trl_args(
         RewardConfig,
         ctx,
@@ -161,7 +162,7 @@ def train_rm(ctx: Context) -> RunRecord | None:
         peft_config=lora_config(cfg.lora, "SEQ_CLS") if cfg.lora.enabled else None,
         callbacks=ctx.callbacks or None,
     )
-    trainer.train(resume_from_checkpoint=True if checkpoint_to_resume(ctx) else None)
+    trainer.train(resume_from_checkpoint=True if resume else None)
     if probe_rows:
         probe["after"] = probes.reward_margin(trainer.model, tok, probe_rows)
         probe["items"] = len(probe_rows)

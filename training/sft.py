@@ -78,6 +78,7 @@ def train_sft(ctx: Context) -> RunRecord | None:
     assert isinstance(cfg, SFTRunConfig)
     rows, data_file = sft_rows(cfg.data, cfg.split)
     prepare(ctx, [data_file])
+    resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
     tok = load_tokenizer(ctx.base)
     original_template = tok.chat_template
     rows, assistant_only = choose_template(cfg, tok, rows)
@@ -104,7 +105,7 @@ def train_sft(ctx: Context) -> RunRecord | None:
         peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
         callbacks=ctx.callbacks or None,
     )
-    trainer.train(resume_from_checkpoint=True if checkpoint_to_resume(ctx) else None)
+    trainer.train(resume_from_checkpoint=True if resume else None)
     if probe_rows:
         probe["nll_after"] = probes.sft_nll(trainer.model, tok, probe_rows)
         probe["items"] = len(probe_rows)

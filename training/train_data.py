@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from caic.errors import usage_error
 from caic.io import sha256_file
+from caic.training.config import shipped_path
 
 Row = dict[str, Any]
 
@@ -40,13 +40,13 @@ class DataFile(BaseModel):
 
 
 def file_hash(source: str) -> str | None:
-    p = Path(source)
+    p = shipped_path(source)
     return sha256_file(p) if p.is_file() else None
 
 
 def iter_rows(source: str, split: str = "train") -> Iterator[tuple[str, int, Row]]:
     """``(path, line, row)`` from JSONL/JSON/CSV, a ``save_to_disk`` folder or a HF dataset id."""
-    p = Path(source)
+    p = shipped_path(source)
     if p.is_dir():
         import datasets
 
@@ -65,7 +65,7 @@ def iter_rows(source: str, split: str = "train") -> Iterator[tuple[str, int, Row
         return
     from caic.compiler.data import _rows
 
-    yield from _rows(source, split)
+    yield from _rows(str(p) if p.exists() else source, split)
 
 
 def _shas(rows: list[Row]) -> list[str]:
@@ -226,7 +226,8 @@ def prompt_rows(
     """RL prompts as conversational rows ``{"prompt": [{"role": "user", "content": ...}]}``."""
     from caic.compiler.data import load_prompts
 
-    prompts = load_prompts(source, column)
+    found = shipped_path(source)
+    prompts = load_prompts(str(found) if found.exists() else source, column)
     if limit is not None:
         prompts = prompts[:limit]
     if not prompts:
