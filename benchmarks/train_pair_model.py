@@ -86,7 +86,7 @@ def pair_signals(rows: list[dict[str, str]]) -> list[tuple[dict[str, float], np.
 
     out = []
     for r in rows:
-        s = analyse([r["a"], r["b"]], learned=False)
+        s = analyse([r["a"], r["b"]], learned=False, signals=True)
         assert s.embeddings is not None
         out.append(({k: float(v[0, 1]) for k, v in s.signals.items()}, s.embeddings))
     return out
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                 else []
             ),
             "margin": 0.0,
-            "trained_on": [f"{f.name}: {len(s[2])} pairs" for f, s in zip(args.files, sets)],
+            "trained_on": [f"{f.name}: {len(y_)} pairs" for f, _x, y_ in sets],
             "C": args.C,
         }
         OUT.write_text(json.dumps(model, separators=(",", ":")) + "\n", encoding="utf-8")

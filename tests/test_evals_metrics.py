@@ -36,7 +36,7 @@ def test_wilson_edges() -> None:
         wilson(11, 10)
 
 
-def test_wilson_agrees_with_statsmodels_formula_at_z95() -> None:
+def test_wilson_default_z_is_the_exact_normal_quantile() -> None:
     # the default z is the exact 97.5% normal quantile
     from scipy.stats import norm
 

@@ -415,13 +415,16 @@ def topic_overlap_sklearn(topics: Sequence[frozenset[str]]) -> np.ndarray:
 
 
 def analyse(
-    texts: Sequence[str], engine: str | None = None, learned: bool = True
+    texts: Sequence[str], engine: str | None = None, learned: bool = True, signals: bool = False
 ) -> PairScores:
     """Score every pair of principle texts for contradiction and near-duplication.
 
-    The rule layer (stances, scales, similarity thresholds) always runs and its scores
-    become signals; with ``learned`` (and the shipped :mod:`.pair_model` coefficients)
-    the final decisions are the learned model's, otherwise the rule layer's.
+    The rule layer (stances, scales, similarity thresholds) always runs. When a
+    :mod:`.pair_model` coefficients file is installed and ``learned`` is set, its scores
+    and a few more become signals of that learned model, which then decides; otherwise
+    the rule layer decides. No coefficients file ships at present: the model fitted by
+    ``benchmarks/train_pair_model.py`` did not generalise (see that script). ``signals``
+    computes the signals even so (for training).
     """
     from caic.compiler.lint.encoder import embed
 
@@ -488,15 +491,24 @@ def analyse(
     np.fill_diagonal(contradiction, 0.0)
     np.fill_diagonal(duplicate, 0.0)
 
+    scores = PairScores(
+        contradiction=contradiction,
+        duplicate=duplicate,
+        similarity=similarity,
+        duplicate_threshold=duplicate_threshold,
+    )
+    model = pm.load() if learned else None
+    if model is None and not signals:
+        return scores
     # Signals for the learned model: all symmetric, all principle x principle.
     preds = [predicate(t) or t.lower() for t in texts]
     # What each principle is about (its topic lemmas: the objects after the verb) and
     # what it asks to do with it (the remaining words: verbs, direction, scale words).
-    objects = [" ".join(sorted(set().union(*(s.topic for s in g)))) or "-" for g in per]
+    topics = [frozenset().union(*(s.topic for s in g)) for g in per]
+    objects = [" ".join(sorted(t)) or "-" for t in topics]
     heads = [
-        " ".join(w for w in _WORD.findall(p) if lx.lemma(w) not in set().union(*(s.topic for s in g)))
-        or "-"
-        for p, g in zip(preds, per, strict=True)
+        " ".join(w for w in _WORD.findall(p) if lx.lemma(w) not in t) or "-"
+        for p, t in zip(preds, topics, strict=True)
     ]
     n = len(preds)
     both = embed(preds + [pm.flip(p) for p in preds] + objects + heads, engine)
@@ -506,7 +518,7 @@ def analyse(
     toward_flip = emb @ flipped.T - whole  # a against flip(b), minus a against b
     dir_diff = d[:, None] != d[None, :]
     f32 = np.float32
-    signals = {
+    sig = {
         "rule_contradiction": contradiction.astype(f32),
         "rule_contradiction_flag": (contradiction > 0).astype(f32),
         "rule_duplicate": duplicate.astype(f32),
@@ -517,9 +529,7 @@ def analyse(
         "stance_similarity": similarity.astype(f32),
         "opposed_similarity": _reduce_max(np.where(opposed, S, 0.0), starts).astype(f32),
         "same_similarity": _reduce_max(np.where(same, S, 0.0), starts).astype(f32),
-        "direction_differs_similarity": _reduce_max(np.where(dir_diff, S, 0.0), starts).astype(
-            f32
-        ),
+        "direction_differs_similarity": _reduce_max(np.where(dir_diff, S, 0.0), starts).astype(f32),
         "scale_clash": _reduce_max((scale_hit & related).astype(f32), starts),
         "scale_agree": _reduce_max(scale_agree.astype(f32), starts),
         "valence_opposed_similarity": _reduce_max(np.where(val_opp, S, 0.0), starts).astype(f32),
@@ -531,19 +541,11 @@ def analyse(
         "object_similarity": (obj @ obj.T).astype(f32),
         "head_similarity": (head @ head.T).astype(f32),
     }
-    for m in signals.values():
+    for m in sig.values():
         np.fill_diagonal(m, 0.0)
-    scores = PairScores(
-        contradiction=contradiction,
-        duplicate=duplicate,
-        similarity=similarity,
-        duplicate_threshold=duplicate_threshold,
-        signals=signals,
-        embeddings=emb,
-    )
-    model = pm.load() if learned else None
+    scores.signals, scores.embeddings = sig, emb
     if model is not None and len(texts) > 1:
-        logits = pm.score(model, signals, emb)
+        logits = pm.score(model, sig, emb)
         z = logits - logits.max(0, keepdims=True)
         prob = np.exp(z)
         prob /= prob.sum(0, keepdims=True)
