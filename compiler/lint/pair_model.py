@@ -5,9 +5,13 @@ scores every pair with hand-built relations (opposite directions, antonym scales
 sentence-embedding and TF-IDF similarity). Those signals are good evidence but their
 hand-set thresholds did not carry over to pairs written in other words. This module
 turns them, plus a few more that need no word list, into symmetric pair features and
-applies a three-class logistic regression whose coefficients ship in
+applies a three-class logistic regression whose coefficients would ship in
 ``pair_model.json`` (fitted offline by ``benchmarks/train_pair_model.py``; the file holds
-numbers only, never a sentence it was fitted on).
+numbers only, never a sentence it was fitted on). **No such file ships at present**: the
+fitted model did not generalise to pairs written by someone else and flagged dozens of
+pairs in the shipped good constitutions (numbers in that script's docstring), so
+:func:`load` returns ``None`` and the rule layer decides. The code stays so that the
+experiment can be rerun with better signals.
 
 Features (each an ``n × n`` symmetric matrix, so scoring a constitution is a handful of
 matrix operations, never a loop over pairs):
