@@ -143,9 +143,10 @@ def main() -> int:
         res[f"speedup_{unit}"] = res["scoring"][unit] / res["text_verdict"][unit]
     keys = ("accuracy", "kappa", "position_consistency", "first_slot_rate", "abstention_rate",
             "ece", "brier")  # fmt: skip
+    res["quality"] = {}
     for mode, rows in (("pairwise", scored), ("pointwise", pointwise)):
         m = audit(rows)
-        res[mode] = {k: m[k] for k in keys}
+        res["quality"][mode] = {k: m[k] for k in keys}
     backend.close()
 
     def f(x: Any) -> str:
@@ -174,7 +175,7 @@ def main() -> int:
           "principle per pair)")  # fmt: skip
     print(f"  {'mode':<10} {'accuracy':>9} {'kappa':>7} {'pos_consist':>12} {'first_slot':>11}")
     for mode in ("pairwise", "pointwise"):
-        m = res[mode]
+        m = res["quality"][mode]
         print(f"  {mode:<10} {f(m['accuracy']):>9} {f(m['kappa']):>7} "
               f"{f(m['position_consistency']):>12} {f(m['first_slot_rate']):>11}")  # fmt: skip
     if args.json:

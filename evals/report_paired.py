@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from caic.evals.report_runs import SUITES, Run, metric_table
 from caic.evals.stats import (
     ALPHA,
+    SMALL_N,
     format_p,
     mcnemar_exact,
     paired_bootstrap,
     paired_bootstrap_stat,
+    paired_permutation,
 )
 
 if TYPE_CHECKING:
@@ -301,8 +303,12 @@ def compare(base: Run, run: Run, key: str, seed: int = 0, resamples: int = 2000)
             assert backing.stat is not None
             bs = paired_bootstrap_stat(a.tolist(), b.tolist(), backing.stat, resamples, seed)
         p = bs.p_value
+        method = "paired-bootstrap"
+        if len(joined) < SMALL_N:
+            p = paired_permutation(a.tolist(), b.tolist(), backing.stat, resamples, seed)
+            method = "paired-permutation"
         test.update(
-            method="paired-bootstrap",
+            method=method,
             delta_shared=bs.delta,
             ci_low=bs.ci_low,
             ci_high=bs.ci_high,

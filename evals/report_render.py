@@ -111,7 +111,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         "↑ higher is better, ↓ lower is better; intervals are 95%. p: exact McNemar "
-        "on shared items for binary outcomes, paired bootstrap otherwise (uncorrected).",
+        "on shared items for binary outcomes, otherwise paired bootstrap (exact paired "
+        "permutation test below 20 shared items); uncorrected for multiple comparisons.",
         "",
     ]
     sig = significant(report)

@@ -106,8 +106,14 @@ def tradeoff_svg(report: dict[str, Any]) -> str | None:
         f'<text x="{left + 8}" y="{h - bottom - 8}" font-size="11" fill="#3a9d5d">'
         "↙ safer and more helpful</text>"
     )
-    for i, label, (xv, xl, xh), (yv, yl, yh) in points:
+    # Runs on the same spot are drawn as concentric rings under one shared label.
+    spots: dict[tuple[float, float], list[int]] = {}
+    for k, (_, _, (xv, _, _), (yv, _, _)) in enumerate(points):
+        spots.setdefault((round(sx(xv)), round(sy(yv))), []).append(k)
+    for k, (i, label, (xv, xl, xh), (yv, yl, yh)) in enumerate(points):
         c = color(i)
+        group = spots[(round(sx(xv)), round(sy(yv)))]
+        rank = group.index(k)
         out.append(f'<g class="run-point" data-run="{escape(label)}">')
         out.append(
             f'<line x1="{sx(xl):.1f}" y1="{sy(yv):.1f}" x2="{sx(xh):.1f}" '
@@ -127,12 +133,20 @@ def tradeoff_svg(report: dict[str, Any]) -> str | None:
                 f'<line x1="{sx(xv) - 5:.1f}" y1="{sy(y):.1f}" x2="{sx(xv) + 5:.1f}" '
                 f'y2="{sy(y):.1f}" stroke="{c}" stroke-width="2"/>'
             )
+        radius = 6 + 3 * (len(group) - 1 - rank)
         out.append(
-            f'<circle cx="{sx(xv):.1f}" cy="{sy(yv):.1f}" r="6" fill="{c}" '
+            f'<circle cx="{sx(xv):.1f}" cy="{sy(yv):.1f}" r="{radius}" fill="{c}" '
             'stroke="#fff" stroke-width="1.5"/>'
         )
-        ty = sy(yv) - 9 if sy(yv) - 9 > top + 12 else sy(yv) + 20
-        anchor, tx = ("end", sx(xv) - 9) if sx(xv) > w - right - 80 else ("start", sx(xv) + 9)
+        if rank:
+            out.append("</g>")
+            continue
+        if len(group) > 1:
+            c = "#333"
+            label = " = ".join(points[j][1] for j in group)
+        off = radius + 3
+        ty = sy(yv) - off if sy(yv) - off > top + 12 else sy(yv) + off + 11
+        anchor, tx = ("end", sx(xv) - off) if sx(xv) > w - right - 80 else ("start", sx(xv) + off)
         out.append(
             f'<text x="{tx:.1f}" y="{ty:.1f}" font-size="12" text-anchor="{anchor}" '
             f'font-weight="bold" fill="{c}">{escape(label)}</text>'

@@ -19,7 +19,7 @@ from caic.constitution_lang import load
 from caic.constitutions import find
 from caic.evals.report import build_report, load_run, unique_labels
 from caic.evals.report_render import render_html, render_markdown
-from caic.evals.stats import mcnemar_exact, paired_bootstrap
+from caic.evals.stats import mcnemar_exact, paired_bootstrap, paired_permutation
 
 
 def caic(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -110,6 +110,31 @@ def test_paired_bootstrap_is_seeded_and_sensible() -> None:
     assert paired_bootstrap(a, noisy, seed=2) != res  # the seed matters
 
 
+def test_paired_permutation_is_exact_for_small_samples() -> None:
+    import numpy as np
+    from scipy.stats import permutation_test
+
+    assert paired_permutation([0.0] * 6, [1.0] * 6) == pytest.approx(2 / 64)
+    assert paired_permutation([0.3, 0.5], [0.3, 0.5]) == 1.0
+    rng = np.random.default_rng(4)
+    a, b = rng.random(9), rng.random(9) + 0.3
+    ref = permutation_test(
+        (a, b),
+        lambda x, y, axis: np.mean(y - x, axis=axis),
+        permutation_type="samples",
+        n_resamples=np.inf,
+        vectorized=True,
+    ).pvalue
+    assert paired_permutation(a.tolist(), b.tolist()) == pytest.approx(ref)
+    # a statistic that is not a mean: the pairs are swapped and the statistic recomputed
+    p = paired_permutation(a.tolist(), b.tolist(), stat=lambda v: float(np.median(v)))
+    assert 0 < p <= 1
+    # more patterns than resamples: seeded Monte Carlo
+    big_a, big_b = [0.0] * 30, [1.0] * 30
+    assert paired_permutation(big_a, big_b, seed=1) == paired_permutation(big_a, big_b, seed=1)
+    assert paired_permutation(big_a, big_b) == pytest.approx(1 / 2001)
+
+
 # --------------------------------------------------------------------------------- report
 
 
@@ -162,6 +187,24 @@ def test_bootstrap_in_the_report_is_reproducible(runs: tuple[Path, Path]) -> Non
         return float(metric(rep, "label_agreement.brier")["comparisons"]["v2"]["test"]["p_value"])
 
     assert p(3) == p(3)
+
+
+def test_small_samples_use_the_permutation_test(tmp_path: Path) -> None:
+    def few(version: int) -> list[dict[str, Any]]:
+        return [s for s in fixture_samples(version) if s["suite"] == "label_agreement"][:8]
+
+    v1 = write_run(tmp_path / "a", few(1), "cai-2022-harmless")
+    v2 = write_run(tmp_path / "b", few(2), "hhh-v2")
+    rep = build_report([load_run(v1), load_run(v2)])
+    t = metric(rep, "label_agreement.brier")["comparisons"]["b"]["test"]
+    assert t["method"] == "paired-permutation" and t["n_shared"] == 8
+    # items 0, 1 go from right to wrong; the other six shift by the same small amount
+    firsts = [(1 - s["scores"]["p_chosen"]) ** 2 for s in few(1)]
+    seconds = [(1 - s["scores"]["p_chosen"]) ** 2 for s in few(2)]
+    assert t["p_value"] == pytest.approx(paired_permutation(firsts, seconds))
+    assert metric(rep, "label_agreement.accuracy")["comparisons"]["b"]["test"]["method"] == (
+        "mcnemar-exact"
+    )
 
 
 def test_unreproducible_metric_gets_no_test(tmp_path: Path) -> None:

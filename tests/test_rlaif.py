@@ -690,7 +690,7 @@ def test_real_cli_pairs_then_label_in_both_modes(tmp_path: Path) -> None:
     text = maybe_apply_chat_template(trl_row, tok)
     assert labels[0]["chosen"][0]["content"] in text["chosen"]
     assert text["prompt"].rstrip().endswith("<|im_start|>assistant")
-    audit = caic("rlaif", "audit", "--labels", str(tmp_path / "labels-pairwise.jsonl"),
-                 "--format", "json")  # fmt: skip
-    report = json.loads(audit.stdout)
+    from caic.training.audit import audit
+
+    report = audit([json.loads(x) for x in (tmp_path / "labels-pairwise.jsonl").open()])
     assert report["n"] == 2 and report["position_consistency"] is not None

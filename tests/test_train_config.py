@@ -98,9 +98,11 @@ def test_accelerate_configs_are_valid_yaml() -> None:
     assert read_yaml(CONFIGS / "accelerate-1gpu.yaml")["num_processes"] == 1
 
 
-@pytest.mark.parametrize("kind", sorted(CONFIG_CLASSES))
+@pytest.mark.parametrize("kind", [*sorted(CONFIG_CLASSES), "pipeline"])
 def test_every_field_is_documented(kind: str) -> None:
-    docs = field_docs(CONFIG_CLASSES[kind])
+    from caic.training.pipeline import PipelineConfig
+
+    docs = field_docs(PipelineConfig if kind == "pipeline" else CONFIG_CLASSES[kind])
     missing = [k for k, v in docs.items() if len(v) < 15]
     assert not missing, f"undocumented fields: {missing}"
 
@@ -322,3 +324,44 @@ def test_soft_label_loss_tensor_agrees_and_has_the_right_gradient() -> None:
     # d loss / d r_c = (sigmoid(margin) - p) / n
     expected = (torch.sigmoid(r_c.detach() - r_r) - p) / 3
     assert torch.allclose(r_c.grad, expected, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_smollm2_training_template_renders_like_the_original() -> None:
+    """The shipped template with generation markers is byte-identical to SmolLM2's and masks
+    exactly the assistant replies (with their end-of-turn token, so stopping is learned)."""
+    from transformers import AutoTokenizer
+
+    from caic.training.backends.transformers_backend import load_default_model_path
+    from caic.training.models import TRAINING_TEMPLATE, training_chat_template
+
+    tok = AutoTokenizer.from_pretrained(load_default_model_path())
+    ours = TRAINING_TEMPLATE.read_text(encoding="utf-8")
+    assert training_chat_template(tok) == ours
+    convs = [
+        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
+        [
+            {"role": "system", "content": "S"},
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+            {"role": "user", "content": "c"},
+            {"role": "assistant", "content": "d e"},
+        ],
+        [{"role": "user", "content": "only a question"}],
+    ]
+    for conv in convs:
+        for gen in (False, True):
+            assert tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=gen) == (
+                tok.apply_chat_template(
+                    conv, tokenize=False, add_generation_prompt=gen, chat_template=ours
+                )
+            )
+    enc = tok.apply_chat_template(
+        convs[1],
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+        chat_template=ours,
+    )
+    masked = [t for t, m in zip(enc["input_ids"], enc["assistant_masks"], strict=True) if m]
+    assert tok.decode(masked) == "b<|im_end|>d e<|im_end|>"

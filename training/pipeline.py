@@ -90,6 +90,11 @@ class LabelStage(_Strict):
     """``sample`` (one draw per pair), ``all``, or a number of draws."""
     mode: Literal["pairwise", "pointwise"] | None = None
     """Judging mode; ``null`` takes the constitution's setting."""
+    cot: bool | None = None
+    """Let the judge reason before its verdict (clamped soft labels); ``null`` takes the
+    constitution's setting. Off makes labelling one forward pass per pair and order."""
+    cot_max_new_tokens: int = Field(default=256, ge=1)
+    """Bound on the judge's reasoning when ``cot`` is on."""
     batch_size: int = Field(default=16, ge=1)
     """Pairs judged per call."""
 
@@ -108,7 +113,7 @@ class EvalStage(_Strict):
     enabled: bool = False
     """Off by default: the eval suites take minutes on a CPU."""
     suites: list[str] = ["harmlessness", "over-refusal"]
-    """Suites to run."""
+    """Suites to run (``caic eval --suite``); the two generating suites by default."""
     limit: int | None = Field(default=None, ge=1)
     """At most N items per suite."""
     max_new_tokens: int = Field(default=256, ge=1)
@@ -401,6 +406,8 @@ def cai_stages(cfg: PipelineConfig, log: Log) -> list[Stage]:
         str(lb.batch_size),
         *_opt("--judge", lb.judge),
         *_opt("--mode", lb.mode),
+        *([] if lb.cot is None else ["--cot" if lb.cot else "--no-cot"]),
+        *(["--cot-max-new-tokens", str(lb.cot_max_new_tokens)] if lb.cot else []),
     ]
     rm_fixed = {**common, "data": str(labels), "model": model, "output_dir": str(rm_dir)}
     pol = cfg.policy

@@ -85,9 +85,14 @@ def principle_draws(
     if principles == "all":
         names = [p.name for p in c.principles if p.judge]
         return [list(names) for _ in range(n_pairs)]
-    k = 1 if principles == "sample" else int(principles)
+    try:
+        k = 1 if principles == "sample" else int(principles)
+    except ValueError:
+        k = 0
     if k < 1:
-        raise usage_error(f"--principles must be sample, all or a positive number, got {k}")
+        raise usage_error(
+            f"--principles must be sample, all or a positive number, got {principles!r}"
+        )
     rows = draw(c, "judge", n_pairs, k, seed)
     return [list(dict.fromkeys(r)) for r in rows]
 
