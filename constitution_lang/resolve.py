@@ -181,7 +181,8 @@ def _merge_tree(
                     "extends-missing",
                     f"`extends` file not found: {ext.path}",
                     ext.span,
-                    f"looked for {target}; paths are relative to this file",
+                    f"looked in {os.path.basename(os.path.dirname(target)) or target}/; "
+                    "paths are relative to the file that says `extends`",
                 )
             )
             continue

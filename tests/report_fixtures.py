@@ -8,8 +8,11 @@ given (Wilson 95% intervals), so the report's numbers can be checked by hand.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -261,3 +264,21 @@ def two_runs(root: Path) -> tuple[Path, Path]:
     v1 = write_run(root / "v1", samples(1), "cai-2022-harmless")
     v2 = write_run(root / "v2", samples(2), "hhh-v2")
     return v1, v2
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """Run ``caic`` in-process through its real entry point; (exit code, stdout, stderr)."""
+    from caic.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["caic", *args]
+    code: Any = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as e:
+        code = e.code
+    finally:
+        sys.argv = argv
+    return int(code or 0), out.getvalue(), err.getvalue()

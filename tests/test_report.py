@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from report_fixtures import cli, two_runs, write_run
 from report_fixtures import samples as fixture_samples
-from report_fixtures import two_runs, write_run
 
 from caic.compiler.diff import diff
 from caic.constitution_lang import load
@@ -31,27 +31,6 @@ def caic(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
         env={**os.environ, "CAIC_DEBUG": ""},
         timeout=300,
     )
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """Run ``caic`` in-process through its real entry point; (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-
-    from caic.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    argv = sys.argv
-    sys.argv = ["caic", *args]
-    code: Any = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as e:
-        code = e.code
-    finally:
-        sys.argv = argv
-    return int(code or 0), out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -393,10 +372,13 @@ def test_bad_run_dirs_are_usage_errors(tmp_path: Path, runs: tuple[Path, Path]) 
     broken = write_run(tmp_path / "broken", fixture_samples(1))
     with open(broken / "samples.jsonl", "a") as f:
         f.write("{not json\n")
-    r = caic("report", str(broken))
-    assert r.returncode == 2 and re.search(r"samples\.jsonl:121:\d+: error\[E005\]", r.stderr)
+    code, _, err = cli("report", str(broken))
+    assert code == 2 and re.search(r"samples\.jsonl:121:\d+: error\[E005\]", err)
     other = tmp_path / "other"
     other.mkdir()
     (other / "manifest.json").write_text('{"kind": "promptset", "schema_version": 1}')
-    r = caic("report", str(other))
-    assert r.returncode == 2 and "kind is not `eval-run`" in r.stderr
+    code, _, err = cli("report", str(other))
+    assert code == 2 and "kind is not `eval-run`" in err
+    (other / "manifest.json").write_text('{"kind": "eval-run", "schema_version": 7}')
+    code, _, err = cli("report", str(other))
+    assert code == 2 and "unsupported eval run schema_version 7" in err

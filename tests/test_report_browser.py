@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_fixtures import two_runs
+from report_fixtures import cli, two_runs
 
 ROOT = Path(__file__).parent.parent
 CHROMIUM = shutil.which("chromium") or (
@@ -157,3 +157,11 @@ def test_real_runs_report_in_chromium(real_runs: tuple[Path, Path], tmp_path: Pa
     (entry,) = report["constitution_diffs"]
     assert entry["status"] == "diff" and entry["diff"]["new"]["name"] == "hhh-v2"
     check_and_screenshot(html, tmp_path, len(report["metrics"]), save=ROOT / "docs" / "report.png")
+    # The CI gate of the issue, on real metric names.
+    delta = next(m for m in report["metrics"] if m["key"] == "over_refusal.full_refusal_rate")[
+        "comparisons"
+    ]["v2"]["delta"]
+    gate = "over_refusal.full_refusal_rate.delta > 0.05"
+    code, _, err = cli("report", *map(str, real_runs), "-o", str(tmp_path / "r.md"),
+                       "--fail-on", gate)  # fmt: skip
+    assert code == (1 if delta > 0.05 else 0), err
