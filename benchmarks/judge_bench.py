@@ -1,6 +1,6 @@
 """Judge throughput and label quality of the default model on the project's labelled pairs.
 
-    python benchmarks/judge_bench.py               # 40 pairs: about 5 minutes on 2 idle cores
+    python benchmarks/judge_bench.py               # 40 pairs: 9 minutes on a busy 2-core CPU
     python benchmarks/judge_bench.py --pairs 16    # quicker
     python benchmarks/judge_bench.py --json out.json
 
@@ -16,6 +16,17 @@ with the ``hhh-v2`` constitution and one sampled principle per pair:
    at least 5x faster.
 3. **Label quality**: accuracy, Cohen's kappa and position consistency against the
    known better response, pairwise (scoring run above) and pointwise.
+
+Why scoring is not 5x faster on a CPU: both methods must run the judge prompt (about
+180 tokens, two responses included) through the model once; scoring stops there,
+while the text verdict adds 16 batched decode steps. On a CPU the prompt pass is
+compute-bound and costs as much as generating one token (the "1 token" row), and a
+decode step for a batch of 16 costs only a few percent of it, so the text verdict is
+about 1.3-1.5x slower, not 5x. Where decode steps are latency-bound rather than
+compute-bound (a GPU, or a server answering one request at a time) a generated token
+costs a much larger share of the prompt pass and the gap widens toward the number of
+generated tokens; that regime was not measured here. Scoring's other gains hold
+everywhere: a soft label instead of a hard letter, and no unparseable answers.
 
 Shared prefix across the two orders: the transformers backend runs every scored
 sequence from scratch (``use_cache=False``, no prefix KV cache), so the forward and

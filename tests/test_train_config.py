@@ -365,3 +365,45 @@ def test_smollm2_training_template_renders_like_the_original() -> None:
     )
     masked = [t for t, m in zip(enc["input_ids"], enc["assistant_masks"], strict=True) if m]
     assert tok.decode(masked) == "b<|im_end|>d e<|im_end|>"
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CAIC_DEBUG": ""}
+    cases = [
+        (
+            ["train", "sft", "--config", str(CONFIGS / "sft-smoke.yaml"), "train.max_steps=x"],
+            "`train.max_steps` expects int",
+        ),
+        (
+            [
+                "train",
+                "dpo",
+                "--config",
+                str(CONFIGS / "dpo-smoke.yaml"),
+                f"data={tmp_path}/none.jsonl",
+                "model=/no/such/model",
+            ],
+            "base model not found",
+        ),
+        (
+            [
+                "train",
+                "rl",
+                "--config",
+                str(CONFIGS / "rl-smoke.yaml"),
+                f"reward_model={tmp_path}/rm",
+            ],
+            "reward model not found",
+        ),
+    ]
+    for args, expected in cases:
+        proc = subprocess.run(
+            [sys.executable, "-m", "caic", *args], capture_output=True, text=True, env=env, cwd=ROOT
+        )
+        assert proc.returncode == 2, proc.stderr
+        first = proc.stderr.strip().splitlines()[0]
+        assert expected in first and "error[E0" in first and "Traceback" not in proc.stderr
