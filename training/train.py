@@ -116,7 +116,6 @@ def trl_args(config_cls: type, ctx: Context, **specific: Any) -> Any:
         learning_rate=t.learning_rate,
         per_device_train_batch_size=t.batch_size,
         gradient_accumulation_steps=t.grad_accum,
-        warmup_steps=t.warmup_ratio,
         lr_scheduler_type=t.lr_scheduler,
         weight_decay=t.weight_decay,
         max_grad_norm=t.max_grad_norm,
@@ -133,6 +132,8 @@ def trl_args(config_cls: type, ctx: Context, **specific: Any) -> Any:
         dataloader_num_workers=t.num_workers,
         disable_tqdm=True,
     )
+    # transformers 5 takes a warm-up ratio as a float warmup_steps (warmup_ratio is gone)
+    kw["warmup_ratio" if "warmup_ratio" in names else "warmup_steps"] = t.warmup_ratio
     # transformers 5 renamed gradient_checkpointing (TRL still defaults the old name to True)
     ckpt_name = (
         "activation_checkpointing"
