@@ -134,7 +134,7 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("real")
     for name, constitution in (("v1", "cai-2022-harmless"), ("v2", "hhh-v2")):
         r = subprocess.run(
-            [sys.executable, "-m", "caic", "eval", "--suite", REAL_SUITES, "--limit", "3",
+            [sys.executable, "-m", "caic", "eval", "--suite", REAL_SUITES, "--limit", "4",
              "-c", constitution, "--system-prompt", "--max-new-tokens", "24",
              "-o", str(root / name)],
             capture_output=True,
