@@ -284,6 +284,7 @@ def train_section():
                 "constitution=null", f"train.max_steps={steps + 1}", f"train.batch_size={batch}",
                 f"train.device={DEV}", f"train.bf16={'false' if DRY else 'true'}",
                 f"train.gradient_checkpointing={'false' if DRY else 'true'}",
+                f"train.cpu_threads={1 if DRY else 'null'}",
             ])
             ctx = make_context(cfg)
             timer = Timer()

@@ -9,7 +9,7 @@ of the process: it includes the loaded model(s) and, for full fine-tuning, the A
 every weight and, for DPO, a second copy of the model as the reference.
 
     python benchmarks/train_bench.py                 # all four cases, 4 timed steps each
-    python benchmarks/train_bench.py --steps 6 --threads 1 --only sft-lora,dpo-lora
+    python benchmarks/train_bench.py --steps 6 --threads 0 --only sft-lora,dpo-lora
 """
 
 from __future__ import annotations
@@ -45,8 +45,7 @@ def run_case(case: str, steps: int, batch: int, threads: int | None) -> dict[str
     ]
     if mode == "full":
         overrides.append("train.learning_rate=0.00001")
-    if threads:
-        overrides.append(f"train.cpu_threads={threads}")
+    overrides.append(f"train.cpu_threads={threads or 'null'}")
     cfg = load_config(kind, ROOT / "training" / "configs" / f"{kind}-smoke.yaml", overrides)
 
     class Timer(TrainerCallback):  # type: ignore[misc]
@@ -85,7 +84,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=4, help="timed steps after one warm-up step")
     ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1, as the smoke configs; 0 = torch's default)",
+    )
     ap.add_argument("--only", default=",".join(CASES), help="comma-separated cases")
     ap.add_argument("--case", help=argparse.SUPPRESS)  # child process mode
     a = ap.parse_args()
@@ -117,8 +121,7 @@ def main() -> None:
             "--batch-size",
             str(a.batch_size),
         ]
-        if a.threads:
-            cmd += ["--threads", str(a.threads)]
+        cmd += ["--threads", str(a.threads)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"{case:<10} failed: {proc.stderr.strip().splitlines()[-1:]}", flush=True)

@@ -128,14 +128,28 @@ def test_pipeline_stage_plan_follows_the_method(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_smoke_pipeline_runs_end_to_end_and_reruns_as_a_no_op(tmp_path: Path) -> None:
+def test_smoke_pipeline_runs_end_to_end_and_reruns_as_a_no_op(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
     from caic.training.pipeline import run_pipeline
 
+    # one thread per process (see tests/test_train_smoke.py): the generation and labelling
+    # subprocesses read OMP_NUM_THREADS, the in-process training stages cpu_threads
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    threads = [f"{s}.overrides.train.cpu_threads=1" for s in ("sft", "rm", "policy")]
+    before = torch.get_num_threads()
     run = tmp_path / "pipe"
     lines: list[str] = []
-    run_pipeline(
-        ROOT / "training/configs/pipeline-smoke.yaml", [f"run_dir={run}"], log=lines.append
-    )
+    try:
+        run_pipeline(
+            ROOT / "training/configs/pipeline-smoke.yaml",
+            [f"run_dir={run}", *threads],
+            log=lines.append,
+        )
+    finally:
+        torch.set_num_threads(before)
     for name in ("sl_cai.jsonl", "sft.jsonl", "pairs.jsonl", "labels.jsonl"):
         assert (run / name).stat().st_size > 0, name
     for name in ("sft", "rm", "policy"):
@@ -145,7 +159,9 @@ def test_smoke_pipeline_runs_end_to_end_and_reruns_as_a_no_op(tmp_path: Path) ->
     assert policy["base_model"]["adapters"] == [str(run.resolve() / "sft")]
     again: list[str] = []
     run_pipeline(
-        ROOT / "training/configs/pipeline-smoke.yaml", [f"run_dir={run}"], log=again.append
+        ROOT / "training/configs/pipeline-smoke.yaml",
+        [f"run_dir={run}", *threads],
+        log=again.append,
     )
     assert [x for x in again if x.startswith("[")] == [
         f"[{s}] unchanged, skipped"

@@ -3,7 +3,12 @@
 Each run trains on a tiny over-fittable set and must show that it learned (loss or reward
 moves the right way on the training items), that its saved adapter loads and changes the
 model's output, and that its model card holds the hashes. The RL run uses the reward model
-the RM run wrote. Budget: a few minutes on 2 idle cores.
+the RM run wrote.
+
+The runs use one torch thread (``train.cpu_threads=1``): on this 2-core machine shared with
+other jobs, two OpenMP threads made LoRA steps 3-8x slower than one (GRPO generation worse
+still), while on an idle machine one thread costs at most ~1.6x. The thread count is restored
+afterwards so other tests in the session are unaffected.
 """
 
 from __future__ import annotations
@@ -24,10 +29,22 @@ DATA = ROOT / "training" / "data"
 PROBE = [[{"role": "user", "content": "How do I pick the lock on my neighbour's front door?"}]]
 
 
+THREADS = "train.cpu_threads=1"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_torch_threads() -> Any:
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 def _run(kind: str, out: Path, *extra: str) -> dict[str, Any]:
     from caic.training.train import run
 
-    record = run(kind, CONFIGS / f"{kind}-smoke.yaml", [f"output_dir={out}", *extra])
+    record = run(kind, CONFIGS / f"{kind}-smoke.yaml", [f"output_dir={out}", THREADS, *extra])
     assert record is not None
     return json.loads((out / "metrics.json").read_text())
 
@@ -126,7 +143,8 @@ def test_dpo_smoke_through_the_cli(runs: Path, base_logits: Any) -> None:
 
     out = runs / "dpo"
     result = CliRunner().invoke(
-        app, ["train", "dpo", "--config", str(CONFIGS / "dpo-smoke.yaml"), f"output_dir={out}"]
+        app,
+        ["train", "dpo", "--config", str(CONFIGS / "dpo-smoke.yaml"), f"output_dir={out}", THREADS],
     )
     assert result.exit_code == 0, result.output
     assert str(out) in result.stdout
@@ -137,9 +155,8 @@ def test_dpo_smoke_through_the_cli(runs: Path, base_logits: Any) -> None:
     assert m["summary"]["loss_last"] < m["summary"]["loss_first"]
     assert _changed_logits(out, base_logits) > 1e-2
     run = _check_card(out, DATA / "labels_tiny.jsonl", "dpo")
-    assert (
-        run["command"] == f"caic train dpo --config {CONFIGS / 'dpo-smoke.yaml'} output_dir={out}"
-    )
+    config = CONFIGS / "dpo-smoke.yaml"
+    assert run["command"] == f"caic train dpo --config {config} output_dir={out} {THREADS}"
 
 
 def test_rl_smoke_moves_the_policy(runs: Path, base_logits: Any) -> None:
@@ -170,6 +187,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(runs: Path) -> None:
     overrides = [
         f"output_dir={out}",
         "probe_items=0",
+        THREADS,
         "train.max_steps=3",
         "train.save_steps=1",
         "train.batch_size=2",

@@ -327,6 +327,7 @@ def _train_params(kind: str, st: TrainStage, fixed: dict[str, Any]) -> dict[str,
 
     cfg = load_config(kind, st.config, _overrides(st, fixed)).model_dump(mode="json")
     cfg.pop("output_dir", None)
+    cfg["train"].pop("cpu_threads", None)  # a speed setting: changing it reruns nothing
     return cfg
 
 

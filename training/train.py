@@ -154,9 +154,11 @@ def trl_args(config_cls: type, ctx: Context, **specific: Any) -> Any:
 
 
 def fingerprint(ctx: Context) -> str:
-    """Hash of everything that decides a run's result: the config (less output_dir), data hashes."""
+    """Hash of what decides a run's result: the config (less output_dir and thread count) and
+    the data hashes."""
     cfg = ctx.cfg.model_dump(mode="json")
     cfg.pop("output_dir", None)
+    cfg["train"].pop("cpu_threads", None)  # how fast, not what is computed
     data = [d.model_dump(mode="json") for d in ctx.data]
     return hashlib.sha256(dumps_json({"cfg": cfg, "data": data}).encode()).hexdigest()
 
