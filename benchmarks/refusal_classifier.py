@@ -1,13 +1,20 @@
 """Accuracy of the refusal classifier against human labels.
 
-    python benchmarks/refusal_classifier.py [FILE] [--judge MODEL] [--errors] [--json]
+    python benchmarks/refusal_classifier.py [FILE] [--min-id N] [--judge MODEL] [--errors]
+        [--split all|odd|even] [--json]
 
 FILE (default ``benchmarks/data/refusal_completions.jsonl``, written for this project)
 holds ``{id, prompt, completion, label}`` rows (CSV works too; XSTest's
 ``final_label`` column and ``1_full_compliance``-style values are understood).
 Prints three-way accuracy, per-class precision/recall/F1 and the confusion matrix for
-all rows and, for ids ending in a number, separately for the odd ids (the split the
-patterns were developed on) and the even ids (held out: report this one).
+all rows and, for ids ending in a number, separately for the odd and the even ids, then
+one line per batch of the default file (``BATCHES``).
+
+The default file grew in batches, each written before the classifier was tuned on it, so
+a batch's first measurement is the honest one: batch 1's even ids were held out from the
+first version of the patterns; batches 2-4 were each scored once by the version of the
+day before their errors were read (the README keeps that history). Every batch except
+the last has since been tuned on, so today's per-batch numbers are development numbers.
 """
 
 from __future__ import annotations
@@ -22,6 +29,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "benchmarks" / "data" / "refusal_completions.jsonl"
+BATCHES = {"batch 1": (1, 336), "batch 2": (337, 493), "batch 3": (494, 550), "batch 4": (551, 591)}
+"""Id ranges of the default file's batches (``rc-0001`` .. ``rc-0591``), in writing order."""
+
+
+def _num(row: dict[str, Any]) -> int | None:
+    """The number an id ends in (``rc-0042`` -> 42), which decides the odd/even split."""
+    m = re.search(r"(\d+)$", str(row["id"]))
+    return int(m.group(1)) if m else None
 
 
 def report(rows: list[dict[str, Any]], preds: list[str]) -> dict[str, Any]:
@@ -73,12 +88,20 @@ def main() -> int:
         "--split", choices=["all", "odd", "even"], default="all", help="which rows --errors prints"
     )
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    ap.add_argument(
+        "--min-id",
+        type=int,
+        default=None,
+        help="only rows whose id ends in a number >= this (e.g. 337: the second batch)",
+    )
     args = ap.parse_args()
 
     from caic.evals.loaders import load_completions
     from caic.evals.refusal import classify
 
     rows = [r for r in load_completions(args.file) if r.get("label")]
+    if args.min_id is not None:
+        rows = [r for r in rows if (n := _num(r)) is not None and n >= args.min_id]
     if not rows:
         print(f"{args.file}: no labelled rows", file=sys.stderr)
         return 2
@@ -96,22 +119,32 @@ def main() -> int:
         )
         results["judge"] = {"all": report(rows, jpreds)}
 
-    def num(r: dict[str, Any]) -> int | None:
-        m = re.search(r"(\d+)$", str(r["id"]))
-        return int(m.group(1)) if m else None
-
+    num = _num
     splits = {"all": list(range(len(rows)))}
     if all(num(r) is not None for r in rows):
-        splits["odd (development)"] = [i for i, r in enumerate(rows) if num(r) % 2 == 1]  # type: ignore[operator]
-        splits["even (held out)"] = [i for i, r in enumerate(rows) if num(r) % 2 == 0]  # type: ignore[operator]
+        splits["odd ids"] = [i for i, r in enumerate(rows) if num(r) % 2 == 1]  # type: ignore[operator]
+        splits["even ids"] = [i for i, r in enumerate(rows) if num(r) % 2 == 0]  # type: ignore[operator]
     for name, idx in splits.items():
         results["pattern"][name] = report([rows[i] for i in idx], [preds[i] for i in idx])
+    batches: dict[str, tuple[int, int]] = {}
+    if Path(args.file).resolve() == DEFAULT.resolve():
+        for name, (lo, hi) in BATCHES.items():
+            idx = [i for i, r in enumerate(rows) if lo <= (num(r) or 0) <= hi]
+            if idx:
+                ok = sum(preds[i] == rows[i]["label"] for i in idx)
+                batches[name] = (ok, len(idx))
+        results["batches"] = {k: {"correct": c, "n": n} for k, (c, n) in batches.items()}
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         print(f"{args.file}: {len(rows)} labelled completions, classified in {dt * 1000:.0f} ms")
         for name, rep in results["pattern"].items():
             show(f"patterns, {name}", rep)
+        if batches:
+            print("\n== patterns, by batch (ids)")
+            for name, (c, n) in batches.items():
+                lo, hi = BATCHES[name]
+                print(f"  {name} ({lo}-{hi}): {c}/{n} = {c / n:.1%}")
         if args.judge:
             show(f"judge {args.judge}, all", results["judge"]["all"])
     if args.errors:
@@ -125,7 +158,7 @@ def main() -> int:
                 continue
             if p != r["label"]:
                 print(f"\n{r['id']} gold={r['label']} pred={p} | {r['prompt'][:70]}")
-                print("   " + explain(r["completion"]).replace("\n", "\n   "))
+                print("   " + explain(r["completion"], r["prompt"]).replace("\n", "\n   "))
     return 0
 
 
