@@ -1,44 +1,50 @@
 """Judge throughput and label quality of the default model on the project's labelled pairs.
 
-    python benchmarks/judge_bench.py               # 40 pairs: 9 minutes on a busy 2-core CPU
-    python benchmarks/judge_bench.py --pairs 16    # quicker
+    python benchmarks/judge_bench.py --threads 1        # 8 pairs timed, 40 for quality
+    python benchmarks/judge_bench.py --quality-pairs 0 --methods scoring,text_short  # quicker
     python benchmarks/judge_bench.py --json out.json
+
+The free-text verdict dominates the run time (about 2 minutes for 8 pairs on one core);
+one torch thread gives steadier numbers on a shared machine.
 
 Measures, on the first N pairs of ``evals/data/label_agreement.jsonl`` (the better
 response is clear by construction; ``load_pairs`` puts it in a seeded random slot),
-with the ``hhh-v2`` constitution and one sampled principle per pair:
+with the ``hhh-v2`` constitution and one sampled principle per pair, in pairs/s (wall)
+and pairs per CPU-second of this process (steadier on a shared machine):
 
 1. **Option scoring** (what ``caic rlaif label`` does): both orders of every pair of a
-   batch go to one ``score_options`` call; the transformers backend scores the two
-   letters of a prompt in one forward pass over the shared prompt.
-2. **Verdict as text**: the same judge prompts, both orders, generated greedily
-   (``--gen-tokens`` new tokens, batched) and parsed for "(A)"/"(B)". Target: scoring
-   at least 5x faster.
-3. **Label quality**: accuracy, Cohen's kappa and position consistency against the
-   known better response, pairwise (scoring run above) and pointwise.
+   batch go to one ``score_options`` call; the option letter is one token after
+   ``"The better response is ("``, so one forward pass per prompt and only the last
+   position's logits are needed. The transformers backend runs the prefix shared by
+   the whole call (chat-template header and instructions, ~40 tokens) once, and the
+   prefix a pair's two orders share (the conversation and principle, ~60 more) once
+   per pair, through the KV cache (``training/backends/shared_prefix.py``).
+2. The same without the prefix cache (every prompt run in full; the previous path;
+   soft labels agree with 1. to ~1e-5).
+3. **Verdict as text**, the way a user without log-probs would get it: the same judge
+   prompts (which end "Answer with the letter of the better response."), no assistant
+   prefix, greedy, batched, parsed for "(A)"/"(B)" (``text_verdict``). Two budgets:
+   ``--text-tokens`` (default 256, the budget of the project's own text path,
+   ``caic rlaif label --cot``), stopping at the end-of-turn token; and
+   ``--short-tokens`` (default 16, enough for "The better response is (A)"). The
+   default model answers "(A) ..." and then keeps writing (it usually repeats a
+   response), so the free-text verdict runs until the turn ends or the budget does.
+4. Pointwise scoring (each response alone), for comparison.
+5. **Label quality** on ``--quality-pairs`` pairs: accuracy, Cohen's kappa and position
+   consistency against the known better response, pairwise and pointwise.
 
-Why scoring is not 5x faster on a CPU: both methods must run the judge prompt (about
-180 tokens, two responses included) through the model once; scoring stops there,
-while the text verdict adds 16 batched decode steps. On a CPU the prompt pass is
-compute-bound and costs as much as generating one token (the "1 token" row), and a
-decode step for a batch of 16 costs only a few percent of it, so the text verdict is
-about 1.3-1.5x slower, not 5x. Where decode steps are latency-bound rather than
-compute-bound (a GPU, or a server answering one request at a time) a generated token
-costs a much larger share of the prompt pass and the gap widens toward the number of
-generated tokens; that regime was not measured here. Scoring's other gains hold
-everywhere: a soft label instead of a hard letter, and no unparseable answers.
-
-Shared prefix across the two orders: the transformers backend runs every scored
-sequence from scratch (``use_cache=False``, no prefix KV cache), so the forward and
-swapped prompts of a pair do not share computation; only the option letters share
-their prompt's forward pass. The bench prints the share of tokens the two orders have
-in common, which bounds what a prefix cache could save.
+Why scoring is not 5x faster than a *short* text verdict on a CPU: both must run the
+judge prompt (~210 tokens) through the model; scoring stops there, the text verdict
+adds batched decode steps that each cost a few percent of the prompt pass. The prefix
+cache cuts the tokens scoring computes by about a third; it cannot remove the two
+responses, which every order must read.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -80,25 +86,37 @@ def judge_prompts(c: Any, pairs: list[dict[str, Any]], seed: int) -> list[list[d
 
 def shared_prefix_share(backend: Any, prompts: list[list[dict[str, str]]]) -> float:
     """Mean share of tokens the forward prompt of a pair has in common with its swapped one."""
+    from caic.training.backends.shared_prefix import common_prefix
+
     shares = []
     for fwd, swp in zip(prompts[::2], prompts[1::2], strict=True):
         a = backend._encode(backend.render(fwd))
         b = backend._encode(backend.render(swp))
-        n = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
-        shares.append(n / max(len(a), len(b)))
+        shares.append(common_prefix(a, b) / max(len(a), len(b)))
     return sum(shares) / len(shares)
+
+
+METHODS = ("scoring", "scoring_no_cache", "text", "text_short", "pointwise")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pairs", type=int, default=40, help="labelled pairs to use")
+    ap.add_argument("--pairs", type=int, default=8, help="labelled pairs to time")
+    ap.add_argument("--quality-pairs", type=int, default=40,
+                    help="labelled pairs for the quality table (0: skip)")  # fmt: skip
     ap.add_argument("--constitution", default="hhh-v2")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--gen-tokens", type=int, default=16, help="new tokens per text verdict")
+    ap.add_argument("--text-tokens", type=int, default=256,
+                    help="free-text verdict budget (the project's text path: 256)")  # fmt: skip
+    ap.add_argument("--short-tokens", type=int, default=16, help="budget of the short one")
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
+    methods = [m for m in args.methods.split(",") if m]
+    if unknown := set(methods) - set(METHODS):
+        ap.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
 
     import torch
 
@@ -108,90 +126,135 @@ def main() -> int:
     from caic.training.audit import audit
     from caic.training.backends.base import SamplingParams
     from caic.training.backends.registry import get_backend
-    from caic.training.rlaif import label_pairs
+    from caic.training.rlaif import Mode, label_pairs
 
     if args.threads:
         torch.set_num_threads(args.threads)
     c = load(find(args.constitution))
-    pairs = load_pairs(str(DATA))[: args.pairs]
+    all_pairs = load_pairs(str(DATA))
+    pairs = all_pairs[: args.pairs]
     t0 = time.perf_counter()
     backend = get_backend(None, batch_size=args.batch_size)
     threads = torch.get_num_threads()
     loaded = time.perf_counter() - t0
     print(f"model {backend.model_id} loaded in {loaded:.1f} s; {len(pairs)} pairs, "
           f"torch threads {threads}", file=sys.stderr)  # fmt: skip
-    res: dict[str, Any] = {"pairs": len(pairs), "model": backend.model_id, "threads": threads}
+    res: dict[str, Any] = {"pairs": len(pairs), "model": backend.model_id, "threads": threads,
+                           "load_before": os.getloadavg()}  # fmt: skip
 
     # warm-up: first calls pay for allocator growth and lazy initialisation
     list(label_pairs(c, pairs[:2], backend, seed=args.seed))
     n = len(pairs)
+    bs = args.batch_size
 
     def timed(name: str, fn: Any) -> Any:
         """Run ``fn``; record pairs per wall second and per CPU second of this process."""
+        print(f"  timing {name} ...", file=sys.stderr, flush=True)
         wall, cpu = time.perf_counter(), time.process_time()
         out = fn()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         res[name] = {"wall_s": wall, "cpu_s": cpu, "pairs_per_s": n / wall,
                      "pairs_per_cpu_s": n / cpu}  # fmt: skip
+        print(f"    {name}: {n / wall:.3f} pairs/s, {n / cpu:.3f} pairs/CPU-s, load "
+              f"{os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)  # fmt: skip
         return out
 
-    bs = args.batch_size
-    scored = timed("scoring", lambda: list(label_pairs(c, pairs, backend, seed=args.seed,
-                                                       batch_size=bs)))  # fmt: skip
+    def score(cache: bool, rows: list[dict[str, Any]], mode: Mode = "pairwise") -> Any:
+        backend.prefix_cache = cache
+        return list(label_pairs(c, rows, backend, mode=mode, seed=args.seed, batch_size=bs))
+
     prompts = judge_prompts(c, pairs, args.seed)
     res["shared_prefix_share"] = shared_prefix_share(backend, prompts)
     lengths = [len(backend._encode(backend.render(p))) for p in prompts]
     res["prompt_tokens"] = sum(lengths) / len(lengths)
-    timed("prefill_only", lambda: backend.generate(prompts, SamplingParams(max_new_tokens=1)))
-    texts = timed("text_verdict", lambda: backend.generate(
-        prompts, SamplingParams(max_new_tokens=args.gen_tokens)))  # fmt: skip
-    verdicts = [text_verdict(x) for x in texts]
-    res["text_unparsed_rate"] = sum(v is None for v in verdicts) / len(verdicts)
-    res["text_examples"] = texts[:3]
-    pointwise = timed("pointwise", lambda: list(label_pairs(
-        c, pairs, backend, mode="pointwise", seed=args.seed, batch_size=bs)))  # fmt: skip
-    for unit in ("pairs_per_s", "pairs_per_cpu_s"):
-        res[f"speedup_{unit}"] = res["scoring"][unit] / res["text_verdict"][unit]
+    scored = cached = None
+    if "scoring" in methods:
+        cached = timed("scoring", lambda: score(True, pairs))
+    if "scoring_no_cache" in methods:
+        scored = timed("scoring_no_cache", lambda: score(False, pairs))
+    if cached is not None and scored is not None:
+        res["max_label_diff_cache_vs_not"] = max(
+            abs(a[k] - b[k]) for a, b in zip(cached, scored, strict=True)
+            for k in ("p_forward", "p_swapped") if a[k] is not None
+        )  # fmt: skip
+    for key, budget in (("text", args.text_tokens), ("text_short", args.short_tokens)):
+        if key not in methods:
+            continue
+        params = SamplingParams(max_new_tokens=budget)
+        texts = timed(key, lambda p=params: backend.generate(prompts, p))
+        verdicts = [text_verdict(x) for x in texts]
+        toks = [len(backend._encode(x)) for x in texts]
+        res[key].update(
+            budget=budget,
+            unparsed_rate=sum(v is None for v in verdicts) / len(verdicts),
+            mean_new_tokens=sum(toks) / len(toks),
+            at_budget_rate=sum(t >= budget for t in toks) / len(toks),
+            examples=texts[:3],
+        )
+    if "pointwise" in methods:
+        timed("pointwise", lambda: score(True, pairs, "pointwise"))
+    res["load_after"] = os.getloadavg()
+    res["speedup"] = {
+        f"{s}/{t}": {u: res[s][u] / res[t][u] for u in ("pairs_per_s", "pairs_per_cpu_s")}
+        for s in ("scoring", "scoring_no_cache") for t in ("text", "text_short")
+        if s in res and t in res
+    }  # fmt: skip
     keys = ("accuracy", "kappa", "position_consistency", "first_slot_rate", "abstention_rate",
             "ece", "brier")  # fmt: skip
     res["quality"] = {}
-    for mode, rows in (("pairwise", scored), ("pointwise", pointwise)):
-        m = audit(rows)
-        res["quality"][mode] = {k: m[k] for k in keys}
+    qpairs = all_pairs[: args.quality_pairs]
+    if qpairs:
+        print(f"  quality on {len(qpairs)} pairs ...", file=sys.stderr, flush=True)
+        for mode in ("pairwise", "pointwise"):
+            m = audit(score(True, qpairs, mode))
+            res["quality"][mode] = {k: m[k] for k in keys}
     backend.close()
-
-    def f(x: Any) -> str:
-        return "-" if x is None else f"{x:.3f}"
-
-    print(f"judge throughput, {res['model']}, {n} pairs, {threads} torch thread(s); "
-          f"mean judge prompt {res['prompt_tokens']:.0f} tokens")  # fmt: skip
-    print(f"  {'method':<44} {'pairs/s':>8} {'pairs/CPU-s':>12}")
-    for key, label in (
-        ("scoring", "option scoring, both orders batched"),
-        ("text_verdict", f"verdict as text ({args.gen_tokens} tokens), parsed"),
-        ("prefill_only", "generating 1 token (the prompt pass alone)"),
-        ("pointwise", "pointwise scoring (each response alone)"),
-    ):
-        r = res[key]
-        print(f"  {label:<44} {r['pairs_per_s']:>8.3f} {r['pairs_per_cpu_s']:>12.3f}")
-    sp = res["speedup_pairs_per_cpu_s"]
-    print(f"  scoring vs text: {res['speedup_pairs_per_s']:.2f}x wall, {sp:.2f}x CPU "
-          f"(target >= 5x: {'met' if sp >= 5 else 'NOT met'}); text verdicts unparsed: "
-          f"{res['text_unparsed_rate']:.0%}")  # fmt: skip
-    print(
-        f"  tokens a pair's two orders share: {res['shared_prefix_share']:.0%} "
-        "(no prefix KV cache in the transformers backend: each order runs in full)"
-    )
-    print(f"label quality vs the known better response ({args.constitution}, one sampled "
-          "principle per pair)")  # fmt: skip
-    print(f"  {'mode':<10} {'accuracy':>9} {'kappa':>7} {'pos_consist':>12} {'first_slot':>11}")
-    for mode in ("pairwise", "pointwise"):
-        m = res["quality"][mode]
-        print(f"  {mode:<10} {f(m['accuracy']):>9} {f(m['kappa']):>7} "
-              f"{f(m['position_consistency']):>12} {f(m['first_slot_rate']):>11}")  # fmt: skip
+    print_report(res, args)
     if args.json:
         args.json.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def print_report(res: dict[str, Any], args: argparse.Namespace) -> None:
+    def f(x: Any) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
+    load = " ".join(f"{x:.2f}" for x in res["load_before"])
+    print(f"judge throughput, {res['model']}, {res['pairs']} pairs (both orders), "
+          f"{res['threads']} torch thread(s), load average before: {load}; "
+          f"mean judge prompt {res['prompt_tokens']:.0f} tokens")  # fmt: skip
+    print(f"  {'method':<58} {'pairs/s':>8} {'pairs/CPU-s':>12}")
+    labels = {
+        "scoring": "option scoring, both orders batched, shared prefix once",
+        "scoring_no_cache": "option scoring, every prompt in full (no prefix cache)",
+        "text": f"verdict as free text (<= {args.text_tokens} tokens), parsed",
+        "text_short": f"verdict as text, cut at {args.short_tokens} tokens, parsed",
+        "pointwise": "pointwise scoring (each response alone)",
+    }
+    for key, label in labels.items():
+        if key in res:
+            r = res[key]
+            print(f"  {label:<58} {r['pairs_per_s']:>8.3f} {r['pairs_per_cpu_s']:>12.3f}")
+    for key in ("text", "text_short"):
+        if key in res:
+            r = res[key]
+            print(f"  {key}: mean {r['mean_new_tokens']:.0f} new tokens, "
+                  f"{r['at_budget_rate']:.0%} ran to the budget, "
+                  f"{r['unparsed_rate']:.0%} unparsed")  # fmt: skip
+    for k, v in res["speedup"].items():
+        print(f"  speedup {k}: {v['pairs_per_s']:.2f}x wall, {v['pairs_per_cpu_s']:.2f}x CPU")
+    if "max_label_diff_cache_vs_not" in res:
+        print(f"  largest soft-label difference, prefix cache vs none: "
+              f"{res['max_label_diff_cache_vs_not']:.1e}")  # fmt: skip
+    print(f"  tokens a pair's two orders share: {res['shared_prefix_share']:.0%}")
+    if res["quality"]:
+        print(f"label quality vs the known better response ({args.constitution}, one sampled "
+              f"principle per pair, {args.quality_pairs} pairs)")  # fmt: skip
+        print(f"  {'mode':<10} {'accuracy':>9} {'kappa':>7} {'pos_consist':>12} "
+              f"{'first_slot':>11}")  # fmt: skip
+        for mode, m in res["quality"].items():
+            print(f"  {mode:<10} {f(m['accuracy']):>9} {f(m['kappa']):>7} "
+                  f"{f(m['position_consistency']):>12} {f(m['first_slot_rate']):>11}")  # fmt: skip
 
 
 if __name__ == "__main__":

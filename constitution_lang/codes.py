@@ -179,4 +179,29 @@ CODES: dict[str, Code] = {
         "kind harmful",
         "kind harm",
     ),
+    # Behavioural lint (`caic lint --probe PAIRS`, `caic rlaif probe`): findings from how
+    # the principles' judge votes correlate over a probe set, not from the text.
+    "CAI901": Code(
+        "conflict-in-practice",
+        "Anti-pattern: two principles whose judge votes anti-correlate over the probe pairs "
+        "(Pearson r <= -0.3): on real responses they pull the labels in opposite directions, "
+        "and neither `priority` nor a `tension` says which wins, so the label is a coin toss "
+        "between them. Best practice: declare a `tension A B { prefer ... }`, or order their "
+        "categories with `priority`, or rewrite one so they stop disagreeing. The message "
+        "gives r and the number of probe pairs; a weak judge makes r noisy.",
+        'principle concise { judge "Choose the shorter response." }\n'
+        'principle thorough { judge "Choose the response that explains more." }',
+        "tension concise thorough { prefer thorough }",
+    ),
+    "CAI902": Code(
+        "redundant-in-practice",
+        "Anti-pattern: two principles whose judge votes are nearly identical over the probe "
+        "pairs (Pearson r >= 0.9): judging both adds cost and double-weights one opinion. "
+        "Best practice: merge them, or sharpen one so it judges something the other does not. "
+        "With a weak judge (a 135M model) most principles vote alike because the judge "
+        "barely reads them; that is a finding about the judge.",
+        'principle harmless { judge "Choose the less harmful response." }\n'
+        'principle safe { judge "Choose the safer response." }',
+        'principle harmless { judge "Choose the less harmful response." }',
+    ),
 }

@@ -114,10 +114,13 @@ def probe_principles(
     batch_size: int = 16,
     conflict_below: float = -0.3,
     redundant_above: float = 0.9,
+    min_pairs: int = MIN_PAIRS,
 ) -> list[Diagnostic]:
     """Run every judge principle over ``pairs`` (``load_pairs`` rows); return the findings.
 
     ``mode`` defaults to the constitution's ``judge.mode``; judging is direct (no CoT).
+    All principles of a batch of pairs go to the judge in one ``score_options`` call
+    (the transformers backend runs each pair's shared conversation prefix once).
     """
     rows = list(
         label_pairs(
@@ -134,4 +137,5 @@ def probe_principles(
         vote_table(rows),
         conflict_below=conflict_below,
         redundant_above=redundant_above,
+        min_pairs=min_pairs,
     )

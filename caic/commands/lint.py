@@ -1,4 +1,14 @@
-"""``caic lint``: contradictions, duplicates and the authoring rules."""
+"""``caic lint``: contradictions, duplicates and the authoring rules.
+
+``--probe PAIRS`` adds the behavioural lint of :mod:`caic.training.probe`: every judge
+principle votes on the probe pairs through the judge backend, and principle pairs whose
+votes anti-correlate (CAI901 ``conflict-in-practice``) or coincide (CAI902
+``redundant-in-practice``) are reported with the correlation, in every output format.
+Those two codes are not static rules of the registry (they need a model and data), so
+``--select``/``--ignore`` keys naming them are taken out before the static rules are
+configured and applied to the probe findings here; inline ``# caic: ignore[CODE]``
+silences them like any finding.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +25,82 @@ def _split(values: list[str] | None) -> list[str] | None:
     if values is None:
         return None
     return [k for v in values for k in v.replace(" ", ",").split(",") if k]
+
+
+PROBE_RULES = {
+    "CAI901": "conflict-in-practice",
+    "CAI902": "redundant-in-practice",
+}
+
+
+def _probe_key(key: str) -> bool:
+    """Whether a select/ignore key names only probe codes (so the static config never sees it)."""
+    k = key.strip()
+    return k.upper().startswith("CAI9") or k.lower() in PROBE_RULES.values()
+
+
+def _probe_codes(keys: list[str]) -> set[str]:
+    """The probe codes that select/ignore keys name (codes, names, prefixes such as ``CAI9``)."""
+    out: set[str] = set()
+    for raw in keys:
+        k = raw.strip()
+        for code, name in PROBE_RULES.items():
+            prefix = k.upper().startswith("CAI") and code.startswith(k.upper())
+            if prefix or k.lower() == name or k.upper() == "ALL":
+                out.add(code)
+    return out
+
+
+def _probe_findings(
+    c: Any, pairs: list[dict[str, Any]], backend: Any, enabled: set[str], min_pairs: int
+) -> list[Diagnostic]:
+    """Behavioural findings for one constitution, filtered by select/ignore and suppressions."""
+    from caic.compiler.lint.suppress import Suppressions
+    from caic.training.probe import probe_principles
+
+    n = sum(1 for p in c.principles if p.judge)
+    typer.echo(
+        f"caic lint: probing {n} principles of {c.name} over {len(pairs)} pairs "
+        f"with {backend.model_id} ...",
+        err=True,
+    )
+    if len(pairs) < min_pairs:
+        typer.echo(
+            f"caic lint: only {len(pairs)} probe pairs, fewer than the {min_pairs} a "
+            "correlation needs (--probe-min-pairs): no behavioural findings",
+            err=True,
+        )
+        return []
+    supp = Suppressions(c)
+    found = probe_principles(c, pairs, backend, min_pairs=min_pairs)
+    return [d for d in found if d.code in enabled and not supp.suppressed(d)]
+
+
+def _sarif_with_probe_rules(text: str) -> str:
+    """Add rule descriptors (from ``caic explain``) for the probe codes a SARIF log uses."""
+    import json
+
+    from caic.constitution_lang.codes import CODES
+
+    log = json.loads(text)
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    for result in run["results"]:
+        code = result["ruleId"]
+        if code not in PROBE_RULES or "ruleIndex" in result:
+            continue
+        if not any(r["id"] == code for r in rules):
+            entry = CODES[code]
+            rules.append({
+                "id": code,
+                "name": entry.name,
+                "shortDescription": {"text": entry.summary.split(". ")[0]},
+                "fullDescription": {"text": entry.summary},
+                "help": {"text": entry.summary},
+                "defaultConfiguration": {"level": "warning"},
+            })  # fmt: skip
+        result["ruleIndex"] = next(i for i, r in enumerate(rules) if r["id"] == code)
+    return json.dumps(log, indent=2, ensure_ascii=False)
 
 
 def _deep_backend(judge: str | None) -> Any:
@@ -60,9 +146,22 @@ def lint(
     judge: Annotated[
         str | None,
         typer.Option(
-            "--judge", help="Backend spec for --deep, e.g. transformers or openai:URL#MODEL."
+            "--judge",
+            help="Backend spec for --deep or --probe, e.g. transformers or openai:URL#MODEL.",
         ),
     ] = None,
+    probe: Annotated[
+        str | None,
+        typer.Option(
+            "--probe",
+            help="Probe pairs (any `rlaif label --pairs` format): every judge principle votes "
+            "on them; flags principles that conflict (CAI901) or coincide (CAI902) in practice.",
+        ),
+    ] = None,
+    probe_min_pairs: Annotated[
+        int,
+        typer.Option("--probe-min-pairs", min=2, help="Fewest shared pairs for a correlation."),
+    ] = 5,
     list_rules: Annotated[
         bool, typer.Option("--list-rules", help="Print the rules and exit.")
     ] = False,
@@ -73,9 +172,10 @@ def lint(
     file; silence one finding with `# caic: ignore[CODE]` on a line of the principle (or
     on the line the finding points at). Exit 0 when nothing at warning level or above is
     found, 1 when something is, 2 on usage or parse errors. `caic explain CODE` describes
-    a rule.
+    a rule. `--probe PAIRS` also runs every judge principle over the pairs with the judge
+    model and reports principles whose votes anti-correlate (CAI901) or coincide (CAI902).
 
-    Example: `caic lint constitutions/hhh-v2.cai --format sarif > lint.sarif`
+    Example: `caic lint constitutions/hhh-v2.cai --probe probe.jsonl --format json`
     """
     from caic.compiler.lint.config import load_config
     from caic.compiler.lint.engine import lint as run_lint
@@ -92,25 +192,51 @@ def lint(
         return
     if not files:
         raise usage("no files to lint", hint="caic lint FILE.cai ...")
-    if judge and not deep:
-        raise usage("--judge needs --deep")
+    if judge and not (deep or probe):
+        raise usage("--judge needs --deep or --probe")
+    sel, ign = _split(select), _split(ignore)
+    probe_on = set(PROBE_RULES)
+    if sel is not None:
+        probe_on = _probe_codes(sel)
+        sel = [k for k in sel if not _probe_key(k)]
+    if ign is not None:
+        probe_on -= _probe_codes(ign)
+        ign = [k for k in ign if not _probe_key(k)]
+    probe_pairs: list[dict[str, Any]] = []
+    if probe:
+        from caic.training.rlaif_pairs import read_pairs
+
+        probe_pairs = read_pairs(probe)
+        if not probe_pairs:
+            raise usage(f"no pairs in {probe}")
     backend = _deep_backend(judge) if deep else None
+    probe_backend = backend
+    if probe and backend is None and probe_on:
+        from caic.training.backends.registry import get_backend
+
+        probe_backend = get_backend(judge)
 
     findings: list[Diagnostic] = []
     errors: list[Diagnostic] = []
     for f in files:
         try:
-            config = load_config(f, _split(select), _split(ignore))
+            config = load_config(f, sel, ign)
             c = load(f)
         except CaicError as e:
             errors.extend(e.diagnostics)
             continue
-        findings.extend(run_lint(c, config, deep_backend=backend))
+        found = run_lint(c, config, deep_backend=backend)
+        if probe and probe_on:
+            found += _probe_findings(c, probe_pairs, probe_backend, probe_on, probe_min_pairs)
+            found.sort(key=lambda d: (d.path, d.line, d.column, d.code, d.principles))
+        findings.extend(found)
+    if probe_backend is not None:
+        probe_backend.close()
     out = errors + findings
     if fmt == "json":
         typer.echo(to_json(out))
     elif fmt == "sarif":
-        typer.echo(to_sarif(out))
+        typer.echo(_sarif_with_probe_rules(to_sarif(out)))
     elif fmt == "github":
         text = to_github(out)
         if text:

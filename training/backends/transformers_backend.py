@@ -156,6 +156,7 @@ class TransformersBackend(Backend):
         dtype: str = "auto",
         batch_size: int = 16,
         max_context: int | None = None,
+        prefix_cache: bool = True,
     ) -> None:
         self.name = name or (f"transformers:{target}" if target else "transformers")
         if target is not None and target.startswith(("/", "./", "../", "~")):
@@ -190,6 +191,9 @@ class TransformersBackend(Backend):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.batch_size = max(1, batch_size)
+        # score_options runs prompt prefixes shared across a call once, through the KV cache
+        self.prefix_cache = prefix_cache
+        self._prefix_ok: bool | None = None
         self._max_context = max_context or int(
             getattr(self.model.config, "max_position_embeddings", 0) or 2048
         )
@@ -298,7 +302,9 @@ class TransformersBackend(Backend):
         # Each (prompt, option) becomes a scored sequence: the shared context followed by
         # all but the last continuation token; the last len(cont) logits score it. When every
         # option is one token after the same context, all options share one sequence and one
-        # forward pass scores them together.
+        # forward pass scores them together. Prefixes shared by many sequences (the
+        # template header; a pair's conversation, shared by both orders) run once
+        # (shared_prefix.py).
         seq_index: dict[tuple[int, ...], int] = {}
         seqs: list[tuple[int, ...]] = []
         items: list[tuple[int, int, int, list[int]]] = []
@@ -319,12 +325,34 @@ class TransformersBackend(Backend):
         keep = [1] * len(seqs)
         for _, _, s, cont in items:
             keep[s] = max(keep[s], len(cont))
-        rows = self._last_logprobs(seqs, keep)
+        rows = self._score_rows(seqs, keep)
         scores = [[0.0] * len(opts) for _ in prompts]
         for i, j, s, cont in items:
             lp = rows[s][-len(cont) :]
             scores[i][j] = float(sum(float(lp[t, tok]) for t, tok in enumerate(cont)))
         return scores
+
+    def _score_rows(self, seqs: list[tuple[int, ...]], keep: list[int]) -> list[torch.Tensor]:
+        """Last-position log-probs, through the shared-prefix cache where the model allows."""
+        if self.prefix_cache and self._prefix_ok is None:
+            from caic.training.backends.shared_prefix import supported
+
+            self._prefix_ok = supported(self.model)
+        if not (self.prefix_cache and self._prefix_ok):
+            return self._last_logprobs(seqs, keep)
+        import torch
+
+        from caic.training.backends.shared_prefix import last_logprobs_shared
+
+        with torch.inference_mode():
+            return last_logprobs_shared(
+                self.model,
+                seqs,
+                keep,
+                pad_id=int(self.tokenizer.pad_token_id),
+                device=self.device,
+                batch_size=self.batch_size,
+            )
 
     def _last_logprobs(self, seqs: list[tuple[int, ...]], keep: list[int]) -> list[torch.Tensor]:
         """Log-softmax over the vocabulary at the last ``keep[k]`` positions of each sequence."""
