@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,29 @@ def test_generate_keeps_order_trims_stops_and_rotates_urls() -> None:
         assert hosts == ["s1", "s2"] * 3
         assert b.stats.per_url == {URLS[0]: 3, URLS[1]: 3}
         assert b.stats.completion_tokens == 12
+
+
+def test_requests_to_two_urls_are_in_flight_together_and_traced() -> None:
+    """Scale-out needs the client to send to both servers at once: each handler call
+    waits until the other URL's request has arrived too, then both spans overlap."""
+    both = threading.Barrier(2, timeout=10)
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        both.wait()  # BrokenBarrierError (a failed test) if requests go one at a time
+        return chat_reply("ok")
+
+    convs = [[{"role": "user", "content": str(i)}] for i in range(4)]
+    with mock_backend(handler, trace=True) as b:
+        assert b.concurrency == 8  # 4 per URL by default
+        assert b.generate(convs, SamplingParams(max_new_tokens=2)) == ["ok"] * 4
+        spans = b.stats.spans
+    assert sorted(u for u, _, _ in spans) == sorted(URLS * 2)
+    first = {u: (t0, t1) for u, t0, t1 in reversed(spans)}
+    (a0, a1), (b0, b1) = first[URLS[0]], first[URLS[1]]
+    assert max(a0, b0) < min(a1, b1)
+    with mock_backend(lambda r: chat_reply("ok")) as b:
+        b.generate(convs, SamplingParams(max_new_tokens=2))
+        assert b.stats.spans == [] and b.stats.requests == 4  # tracing is opt-in
 
 
 def test_retries_5xx_and_429_then_succeeds() -> None:
@@ -235,10 +259,18 @@ def test_template_rendering_matches_the_server(server_url: str) -> None:
 def test_round_robin_over_two_urls(server_url: str) -> None:
     other = server_url.replace("127.0.0.1", "localhost")
     convs = [[{"role": "user", "content": f"Say {w}."}] for w in ("yes", "no", "maybe", "ok")]
-    with get_backend(f"openai:{server_url},{other}#smollm2", concurrency=2) as b:
+    with get_backend(f"openai:{server_url},{other}#smollm2", concurrency=2, trace=True) as b:
         out = b.generate(convs, SamplingParams(max_new_tokens=4))
         assert len(out) == 4
         assert b.stats.per_url == {server_url: 2, other: 2}
+        spans = b.stats.spans
+    # Both URLs had a request in flight at the same time (the server queues the second).
+    assert any(
+        max(a0, b0) < min(a1, b1)
+        for u, a0, a1 in spans
+        for v, b0, b1 in spans
+        if (u, v) == (server_url, other)
+    )
 
 
 @pytest.mark.server
@@ -251,4 +283,4 @@ def test_unreachable_server_fails_with_one_clear_line() -> None:
         b.generate([USER], SamplingParams(max_new_tokens=4))
     msg = str(err.value)
     assert "\n" not in msg and url in msg and "after 3 attempts" in msg
-    assert b.stats.retries == 2  # type: ignore[attr-defined]
+    assert b.stats.retries == 2

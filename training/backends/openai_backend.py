@@ -1,7 +1,10 @@
 """Any OpenAI-compatible server (vLLM, llama.cpp, TGI) as a backend.
 
 Requests go out from a thread pool over one pooled ``httpx`` client, spread
-round-robin over one or more base URLs; a failed attempt moves to the next URL.
+round-robin over one or more base URLs, per request (not per batch): request i goes
+to URL i mod n, so n identical servers get equal shares. The pool's size (the
+concurrency limit, by default 4 per URL) must be at least the number of URLs for
+the servers to work at the same time. A failed attempt moves to the next URL.
 Connection errors, timeouts, 429 and 5xx are retried with exponential backoff;
 when every attempt fails the error is one line naming the URLs.
 
@@ -54,7 +57,12 @@ DEFAULT_CONTEXT = 2048
 
 @dataclass
 class RequestStats:
-    """Counters over the backend's lifetime; ``server_seconds`` only where reported."""
+    """Counters over the backend's lifetime; ``server_seconds`` only where reported.
+
+    With ``trace=True`` on the backend, ``spans`` also holds ``(url, start, end)``
+    (``time.perf_counter()`` seconds) for every successful request, to check that
+    requests to different servers overlap in time.
+    """
 
     requests: int = 0
     retries: int = 0
@@ -64,6 +72,7 @@ class RequestStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     per_url: dict[str, int] = field(default_factory=dict)
+    spans: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 class OpenAIBackend(Backend):
@@ -86,6 +95,7 @@ class OpenAIBackend(Backend):
         score_mode: Literal["top_logprobs", "echo"] = "top_logprobs",
         max_context: int | None = None,
         transport: httpx.BaseTransport | None = None,
+        trace: bool = False,
     ) -> None:
         import httpx
 
@@ -95,6 +105,7 @@ class OpenAIBackend(Backend):
         self.name = name or f"openai:{','.join(self.urls)}" + (f"#{model}" if model else "")
         self._model = model
         self.concurrency = concurrency or 4 * len(self.urls)
+        self.trace = trace
         self.max_retries, self.backoff = max_retries, backoff
         self.top_logprobs, self.missing_logprob = top_logprobs, missing_logprob
         self.score_mode = score_mode
@@ -146,21 +157,23 @@ class OpenAIBackend(Backend):
                 body = r.json()
             except ValueError:
                 raise CaicError(f"{base}{path}: response is not JSON") from None
-            self._record(base, body, time.perf_counter() - t0)
+            self._record(base, body, t0, time.perf_counter())
             return body
         raise CaicError(
             f"cannot reach the OpenAI-compatible server at {', '.join(tried)} "
             f"after {self.max_retries + 1} attempts ({last})"
         )
 
-    def _record(self, base: str, body: Any, seconds: float) -> None:
+    def _record(self, base: str, body: Any, t0: float, t1: float) -> None:
         usage = (body.get("usage") or {}) if isinstance(body, dict) else {}
         timings = body.get("timings") if isinstance(body, dict) else None
         with self._lock:
             s = self.stats
             s.requests += 1
             s.per_url[base] = s.per_url.get(base, 0) + 1
-            s.client_seconds += seconds
+            s.client_seconds += t1 - t0
+            if self.trace:
+                s.spans.append((base, t0, t1))
             s.prompt_tokens += int(usage.get("prompt_tokens") or 0)
             s.completion_tokens += int(usage.get("completion_tokens") or 0)
             if isinstance(timings, dict):  # llama.cpp's own server reports these
