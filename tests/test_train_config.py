@@ -91,11 +91,44 @@ def test_pipeline_config_loads() -> None:
     assert cfg.policy.method in ("rl", "dpo") and cfg.sl_cai.limit
 
 
-def test_accelerate_configs_are_valid_yaml() -> None:
-    z3 = read_yaml(CONFIGS / "accelerate-multi-gpu-zero3.yaml")
-    assert z3["distributed_type"] == "DEEPSPEED" and z3["deepspeed_config"]["zero_stage"] == 3
-    assert read_yaml(CONFIGS / "accelerate-fsdp.yaml")["distributed_type"] == "FSDP"
-    assert read_yaml(CONFIGS / "accelerate-1gpu.yaml")["num_processes"] == 1
+ACCELERATE = ["accelerate-1gpu.yaml", "accelerate-multi-gpu-zero3.yaml", "accelerate-fsdp.yaml"]
+
+
+@pytest.mark.parametrize("name", ACCELERATE)
+def test_accelerate_configs_are_accepted_by_accelerate(name: str) -> None:
+    """accelerate's own config class loads each file (it rejects unknown top-level keys), and
+    every DeepSpeed/FSDP key is an option `accelerate launch` knows (it copies them onto its
+    arguments, so a misspelt one would be silently ignored)."""
+    from accelerate.commands.config.config_args import ClusterConfig
+    from accelerate.commands.launch import launch_command_parser
+    from accelerate.utils import DistributedType
+
+    path = CONFIGS / name
+    cfg = ClusterConfig.from_yaml_file(str(path))
+    options = {a.dest for a in launch_command_parser()._actions}
+    for section in ("deepspeed_config", "fsdp_config"):
+        unknown = [k for k in getattr(cfg, section) if k not in options]
+        assert not unknown, f"{name}: {section} keys accelerate does not know: {unknown}"
+    assert cfg.mixed_precision == "bf16" and cfg.use_cpu is False
+    expected = {
+        "accelerate-1gpu.yaml": (DistributedType.NO, 1),
+        "accelerate-multi-gpu-zero3.yaml": (DistributedType.DEEPSPEED, 8),
+        "accelerate-fsdp.yaml": (DistributedType.FSDP, 8),
+    }[name]
+    assert (cfg.distributed_type, cfg.num_processes) == expected
+    if name.endswith("zero3.yaml"):
+        assert cfg.deepspeed_config["zero_stage"] == 3
+    if name.endswith("fsdp.yaml"):
+        assert cfg.fsdp_config["fsdp_version"] == 2
+    # the first line launches caic through accelerate with a GPU trainer config that loads
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    m = re.fullmatch(
+        rf"# accelerate launch --config_file training/configs/{re.escape(name)} "
+        r"-m caic train (sft|rm|dpo|rl) --config training/configs/(\S+)",
+        first,
+    )
+    assert m, first
+    assert load_config(m.group(1), CONFIGS / m.group(2)).train.bf16 is True
 
 
 @pytest.mark.parametrize("kind", [*sorted(CONFIG_CLASSES), "pipeline"])
@@ -323,7 +356,7 @@ def test_soft_label_loss_tensor_agrees_and_has_the_right_gradient() -> None:
     loss.backward()
     # d loss / d r_c = (sigmoid(margin) - p) / n
     expected = (torch.sigmoid(r_c.detach() - r_r) - p) / 3
-    assert torch.allclose(r_c.grad, expected, atol=1e-6)
+    assert r_c.grad is not None and torch.allclose(r_c.grad, expected, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -363,47 +396,152 @@ def test_smollm2_training_template_renders_like_the_original() -> None:
         return_assistant_tokens_mask=True,
         chat_template=ours,
     )
-    masked = [t for t, m in zip(enc["input_ids"], enc["assistant_masks"], strict=True) if m]
+    ids, mask = enc["input_ids"], enc["assistant_masks"]  # type: ignore[index,call-overload]
+    masked = [t for t, m in zip(ids, mask, strict=True) if m]
     assert tok.decode(masked) == "b<|im_end|>d e<|im_end|>"
 
 
-def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+PAIR = {"prompt": "q", "chosen": "a", "rejected": "b"}
+
+# (name, args (with {tmp} and {cfg} filled in), files to write, expected text in the first line)
+BAD_INPUT = [
+    (
+        "unknown-key-in-file",
+        ["train", "sft", "--config", "{tmp}/c.yaml"],
+        {"c.yaml": "kind: sft\ntrain:\n  max_step: 3\n"},
+        "c.yaml:3:3: error[E010] unknown key `train.max_step`; did you mean `max_steps`?",
+    ),
+    (
+        "wrong-type-in-file",
+        ["train", "dpo", "--config", "{tmp}/c.yaml"],
+        {"c.yaml": "kind: dpo\nbeta: high\n"},
+        "c.yaml:2:1: error[E010] `beta` expects float, got str 'high'",
+    ),
+    (
+        "wrong-type-nested-in-file",
+        ["train", "rm", "--config", "{tmp}/c.yaml"],
+        {"c.yaml": "kind: rm\nlora:\n  enabled: maybe\n"},
+        "c.yaml:3:3: error[E010] `lora.enabled` expects bool, got str 'maybe'",
+    ),
+    (
+        "wrong-type-in-override",
+        ["train", "sft", "--config", "{cfg}/sft-smoke.yaml", "train.max_steps=x"],
+        {},
+        "error[E010] override: `train.max_steps` expects int, got str 'x'",
+    ),
+    (
+        "unknown-key-in-override",
+        ["train", "rl", "--config", "{cfg}/rl-smoke.yaml", "num_generation=2"],
+        {},
+        "error[E010] override: unknown key `num_generation`; did you mean `num_generations`?",
+    ),
+    (
+        "labels-without-p_chosen-for-soft-rm",
+        ["train", "rm", "--config", "{cfg}/rm-smoke.yaml", "data={tmp}/l.jsonl"],
+        {"l.jsonl": json.dumps(PAIR) + "\n"},
+        "l.jsonl:1:1: error[E006] missing column `p_chosen` needed by `caic train rm` with "
+        "soft_labels",
+    ),
+    (
+        "labels-without-rejected-for-dpo",
+        ["train", "dpo", "--config", "{cfg}/dpo-smoke.yaml", "data={tmp}/l.jsonl"],
+        {"l.jsonl": json.dumps({"prompt": "q", "chosen": "a", "p_chosen": 0.7}) + "\n"},
+        "l.jsonl:1:1: error[E006] missing column `rejected` needed by `caic train dpo`",
+    ),
+    (
+        "sft-data-without-columns",
+        ["train", "sft", "--config", "{cfg}/sft-smoke.yaml", "data={tmp}/d.jsonl"],
+        {"d.jsonl": json.dumps({"question": "hi", "answer": "ho"}) + "\n"},
+        "d.jsonl:1:1: error[E006] row has none of the SFT columns",
+    ),
+    (
+        "base-model-folder-missing",
+        ["train", "dpo", "--config", "{cfg}/dpo-smoke.yaml", "model=/no/such/model"],
+        {},
+        "error[E004] base model not found: no such folder /no/such/model",
+    ),
+    (
+        "base-model-gguf-missing",
+        ["train", "sft", "--config", "{cfg}/sft-smoke.yaml", "model={tmp}/m.gguf"],
+        {},
+        "error[E004] base model not found: no such GGUF file",
+    ),
+    (
+        "base-model-hub-id-not-cached-offline",
+        ["train", "rm", "--config", "{cfg}/rm-smoke.yaml", "model=no-such-org/no-such-model"],
+        {},
+        "error[E004] base model not found: no-such-org/no-such-model is not a local folder and "
+        "not in the Hugging Face cache",
+    ),
+    (
+        "pipeline-unknown-key",
+        ["pipeline", "run", "{tmp}/p.yaml"],
+        {"p.yaml": "run_dir: x\nsl_cai:\n  limt: 4\n"},
+        "p.yaml:3:3: error[E010] unknown key `sl_cai.limt`; did you mean `limit`?",
+    ),
+    (
+        "reward-model-missing",
+        ["train", "rl", "--config", "{cfg}/rl-smoke.yaml", "reward_model={tmp}/rm"],
+        {},
+        "error[E004] reward model not found",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+def test_cli_bad_input_is_one_line_and_exit_2(
+    case: tuple[str, list[str], dict[str, str], str], tmp_path: Path
+) -> None:
+    """Each bad input is one error line (plus the source excerpt for file errors), exit 2,
+    no traceback, and no model loaded: the checks run before any weights are read."""
     import os
     import subprocess
     import sys
+    import time
 
-    env = {**os.environ, "CAIC_DEBUG": ""}
-    cases = [
-        (
-            ["train", "sft", "--config", str(CONFIGS / "sft-smoke.yaml"), "train.max_steps=x"],
-            "`train.max_steps` expects int",
-        ),
-        (
-            [
-                "train",
-                "dpo",
-                "--config",
-                str(CONFIGS / "dpo-smoke.yaml"),
-                f"data={tmp_path}/none.jsonl",
-                "model=/no/such/model",
-            ],
-            "base model not found",
-        ),
-        (
-            [
-                "train",
-                "rl",
-                "--config",
-                str(CONFIGS / "rl-smoke.yaml"),
-                f"reward_model={tmp_path}/rm",
-            ],
-            "reward model not found",
-        ),
-    ]
-    for args, expected in cases:
-        proc = subprocess.run(
-            [sys.executable, "-m", "caic", *args], capture_output=True, text=True, env=env, cwd=ROOT
-        )
-        assert proc.returncode == 2, proc.stderr
-        first = proc.stderr.strip().splitlines()[0]
-        assert expected in first and "error[E0" in first and "Traceback" not in proc.stderr
+    _name, args, files, expected = case
+    for fname, text in files.items():
+        _write(tmp_path / fname, text)
+    argv = [a.format(tmp=tmp_path, cfg=CONFIGS) for a in args]
+    if argv[:2] != ["pipeline", "run"]:
+        argv.append(f"output_dir={tmp_path}/out")
+    # offline: the Hub-id case must not touch the network (and nothing else may)
+    env = {**os.environ, "CAIC_DEBUG": "", "HF_HUB_OFFLINE": "1"}
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "caic", *argv], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode == 2, proc.stderr
+    first = proc.stderr.strip().splitlines()[0]
+    assert expected in first, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert not (tmp_path / "out" / "run.json").exists()
+    assert elapsed < 60, f"bad input took {elapsed:.0f} s to report"
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIG_CLASSES))
+def test_show_documents_every_field_and_loads_back(kind: str, tmp_path: Path) -> None:
+    """`caic train show KIND` prints every field with its default and the docstring saying
+    why; the output is itself a valid config equal to the defaults."""
+    from typer.testing import CliRunner
+
+    from caic import commands  # noqa: F401  (registers the sub-commands)
+    from caic.cli import app
+
+    result = CliRunner().invoke(app, ["train", "show", kind])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert text.splitlines()[0] == f"# caic train {kind} --config {kind}.yaml"
+    path = _write(tmp_path / f"{kind}.yaml", text)
+    assert load_config(kind, path) == CONFIG_CLASSES[kind]()
+    lines = text.splitlines()
+    keys = [i for i, ln in enumerate(lines) if not ln.lstrip().startswith("#")]
+    assert len(keys) == len(field_docs(CONFIG_CLASSES[kind]))  # one line per field, nested too
+    for i in keys:  # and a comment right above each
+        assert lines[i - 1].lstrip().startswith("# "), lines[i]

@@ -47,7 +47,8 @@ class LoraSettings(_Strict):
     """LoRA scaling numerator (scale = alpha / r). Twice the rank is the usual choice and keeps
     the effective step size independent of ``r``."""
     dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
-    """Dropout on the adapter input; a little regularisation for small data sets."""
+    """Dropout on the adapter input; 0.05 is a little regularisation for small data sets
+    (the smoke configs use 0, because there the point is to over-fit)."""
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
     """Modules that get adapters. ``all-linear`` (every linear layer but the output head)
     trains better than attention-only LoRA at the same rank (QLoRA paper)."""
@@ -65,9 +66,11 @@ class TrainSettings(_Strict):
     learning_rate: float = Field(default=2e-4, gt=0)
     """Peak AdamW learning rate. 2e-4 suits LoRA; full fine-tuning wants about 1e-5."""
     batch_size: int = Field(default=4, ge=1)
-    """Per-device batch size (pairs for rm/dpo, prompts x generations for rl)."""
+    """Per-device batch size (pairs for rm/dpo, prompts x generations for rl). 4 fits the
+    135M model on a laptop CPU (~2-3 GB, benchmarks/train_bench.py); raise it on a GPU."""
     grad_accum: int = Field(default=1, ge=1)
-    """Gradient accumulation steps; raise it to reach a larger effective batch in less memory."""
+    """Gradient accumulation steps; 1 (none) because small runs need no larger batch. Raise
+    it to reach a larger effective batch in less memory."""
     max_length: int = Field(default=1024, ge=8)
     """Token budget per sequence. SFT and DPO truncate to it; the reward trainer drops pairs
     longer than it (TRL behaviour). 1024 covers SL-CAI revisions with room to spare."""
@@ -135,9 +138,12 @@ class RunConfig(_Strict):
     ``.gguf`` file, a Hugging Face id, or the output folder of an earlier caic run (its adapter
     is merged into its base first, so DPO/RL can start from the SFT model)."""
     output_dir: str = "runs/train"
-    """Where the adapter or model, tokenizer, resolved config, metrics and model card go."""
+    """Where the adapter or model, tokenizer, resolved config, metrics and model card go
+    (overridable as ``output_dir=PATH``). Under ``runs/``, which git ignores, so trained
+    weights never land in a commit by accident."""
     seed: int = 0
-    """Seed for data order, adapter initialisation and sampling; recorded in every artefact."""
+    """Seed for data order, adapter initialisation and sampling; recorded in every artefact.
+    Fixed (not random) by default so the same config and data give the same model."""
     constitution: str | None = None
     """The constitution the data came from (path or shipped name), named in the model card.
     ``null`` takes the ``constitution_sha256`` the data rows carry; a mismatch is an error."""
@@ -163,7 +169,8 @@ class SFTRunConfig(RunConfig):
     SFT JSONL (``messages``, ``prompt``/``completion`` or ``text``), a ``save_to_disk`` folder
     or a Hugging Face dataset id."""
     split: str = "train"
-    """Split to read when ``data`` is a Hugging Face dataset id or a DatasetDict folder."""
+    """Split to read when ``data`` is a Hugging Face dataset id or a DatasetDict folder;
+    ``train`` because that is the split name SFT data sets use."""
     assistant_only_loss: bool = True
     """Loss on assistant turns only: the model learns the revisions, not to imitate red-team
     prompts. Needs ``{% generation %}`` markers; caic supplies an equivalent template for
@@ -202,14 +209,16 @@ class DPORunConfig(RunConfig):
     beta: float = Field(default=0.1, gt=0)
     """KL strength: how far the policy may move from the reference. 0.1 is the DPO paper's value."""
     loss_type: str = "sigmoid"
-    """TRL DPO loss (sigmoid = the DPO paper; ipo, robust, ...)."""
+    """TRL DPO loss: ``sigmoid`` (the DPO paper's loss, the best studied, hence the default),
+    ``ipo``, ``robust`` (with ``label_smoothing``), ... Checked by TRL when the run starts."""
     label_smoothing: float = Field(default=0.0, ge=0.0, lt=0.5)
     """Assumed label-flip rate for the ``robust``/cDPO losses: admits AI labels are noisy."""
     min_confidence: float = Field(default=0.0, ge=0.0, le=0.5)
     """Drop pairs whose soft label is within this distance of 0.5 (``|p_chosen - 0.5|``): the
     judge could not tell them apart. 0 keeps every labelled pair."""
     skip_abstained: bool = True
-    """Drop rows the judge abstained on."""
+    """Drop rows the judge abstained on: they carry no preference, and DPO would otherwise
+    train on an arbitrary direction."""
     train: DPOTrainSettings = DPOTrainSettings()
     """Optimisation (learning rate 5e-5 by default)."""
 
@@ -226,9 +235,11 @@ class RLRunConfig(RunConfig):
     """Prompts to roll out: JSONL/CSV with a prompt column (red-team prompts, pairs or labels
     files work), or a Hugging Face dataset id."""
     prompt_column: str | None = None
-    """Name of the prompt column when it is not one of the usual names."""
+    """Name of the prompt column when it is not one of the usual names; ``null`` finds
+    ``prompt``/``text``/... itself, which covers caic's and TRL's files."""
     max_prompts: int | None = Field(default=None, ge=1)
-    """Use only the first N prompts (smoke runs); ``null`` uses all."""
+    """Use only the first N prompts; ``null`` uses all, because a real run wants every
+    prompt and smoke configs set a small number explicitly."""
     reward_model: str = "runs/rm"
     """Output folder of ``caic train rm`` (adapter or full model), or any sequence-classification
     model with one label."""
@@ -490,3 +501,35 @@ def field_docs(model: type[BaseModel]) -> dict[str, str]:
             for k, v in field_docs(sub).items():
                 out[f"{name}.{k}"] = v
     return out
+
+
+def commented_yaml(cfg: BaseModel, header: str = "") -> str:
+    """``cfg`` as YAML with every field's docstring as a comment above it (``caic train show``).
+
+    The result loads back to the same config, so it is a starting point for a new file.
+    """
+    import textwrap
+
+    import yaml
+
+    def scalar(value: Any) -> str:
+        text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
+        return text.strip().removesuffix("...").strip()
+
+    lines: list[str] = []
+
+    def walk(model: BaseModel, indent: str) -> None:
+        for name, info in type(model).model_fields.items():
+            doc = " ".join((info.description or "").split())
+            width = max(40, 92 - len(indent))
+            for chunk in textwrap.wrap(doc, width):
+                lines.append(f"{indent}# {chunk}")
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                lines.append(f"{indent}{name}:")
+                walk(value, indent + "  ")
+            else:
+                lines.append(f"{indent}{name}: {scalar(value)}")
+
+    walk(cfg, "")
+    return header + "\n".join(lines) + "\n"

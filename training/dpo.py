@@ -17,15 +17,20 @@ from caic.training.config import DPORunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_tokenizer, lora_config
 from caic.training.sft import distributed
-from caic.training.train import Context, checkpoint_to_resume, finish, first_last, prepare, trl_args
+from caic.training.train import (
+    Context,
+    checkpoint_to_resume,
+    finish,
+    first_last,
+    log_to_stderr,
+    prepare,
+    trl_args,
+)
 from caic.training.train_data import preference_rows, to_dataset
 
 
 def train_dpo(ctx: Context) -> RunRecord | None:
     """Run DPO as ``ctx.cfg`` says; write the adapter (or model), metrics and model card."""
-    import transformers
-    from trl import DPOConfig, DPOTrainer
-
     cfg = ctx.cfg
     assert isinstance(cfg, DPORunConfig)
     rows, data_file = preference_rows(
@@ -38,6 +43,9 @@ def train_dpo(ctx: Context) -> RunRecord | None:
     )
     prepare(ctx, [data_file])
     resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
+    import transformers
+    from trl import DPOConfig, DPOTrainer
+
     args = trl_args(
         DPOConfig,
         ctx,
@@ -63,6 +71,7 @@ def train_dpo(ctx: Context) -> RunRecord | None:
         peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
         callbacks=ctx.callbacks or None,
     )
+    log_to_stderr(trainer)
     trainer.train(resume_from_checkpoint=True if resume else None)
     summary: dict[str, Any] = {}
     if probe_rows:

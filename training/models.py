@@ -92,7 +92,55 @@ def resolve_model(spec: str | None, _depth: int = 0) -> ResolvedModel:
     looks_local = text.startswith(("/", ".", "~")) or text.count("/") > 1 or first.is_dir()
     if looks_local:
         raise usage_error(f"base model not found: no such folder {text}", code="E004")
+    check_hub_model(text)
     return ResolvedModel(spec, text, text)
+
+
+def check_hub_model(repo_id: str) -> None:
+    """Fail early, in one line, when a Hugging Face id is neither cached nor on the Hub.
+
+    Without this, transformers retries the download for about a minute, logging each retry,
+    before its error reaches the user. A cached model passes without touching the network;
+    with ``HF_HUB_OFFLINE=1`` an uncached one fails at once. Otherwise one metadata request
+    (no retries) asks the Hub whether the repository exists.
+    """
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    try:
+        if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+            return
+    except ValueError as e:  # not a valid repo id ("a b", "x//y" ...)
+        raise usage_error(
+            f"base model not found: {repo_id} is not a local path or a Hugging Face id ({e})",
+            code="E004",
+        ) from None
+    import os
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("TRANSFORMERS_OFFLINE", "") not in ("", "0"):
+        raise usage_error(
+            f"base model not found: {repo_id} is not a local folder and not in the Hugging Face "
+            "cache (offline mode is set)",
+            code="E004",
+        )
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    try:
+        HfApi().model_info(repo_id, timeout=10)
+    except GatedRepoError:
+        return  # it exists; loading says what access it needs
+    except RepositoryNotFoundError:
+        raise usage_error(
+            f"base model not found: no local folder and no Hugging Face model {repo_id}",
+            code="E004",
+        ) from None
+    except Exception as e:  # noqa: BLE001 - network errors come from several libraries
+        raise usage_error(
+            f"base model not found: {repo_id} is not a local folder, not in the Hugging Face "
+            f"cache, and the Hub could not be asked ({_describe(e)})",
+            code="E004",
+            hint="download it first, or point `model` at a local folder",
+        ) from None
 
 
 def _adapter_base(adapter: Path, depth: int) -> ResolvedModel:

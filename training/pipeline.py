@@ -46,11 +46,13 @@ class SLCAIStage(_Strict):
     """``caic sl-cai generate`` settings."""
 
     limit: int | None = Field(default=None, ge=1)
-    """Only the first N prompts (smoke runs); ``null`` for all."""
+    """Only the first N prompts; ``null`` for all (a real run wants all; the smoke config
+    sets 4)."""
     rounds: int | None = Field(default=None, ge=1, le=8)
     """Critique-revision rounds K; ``null`` takes the constitution's setting."""
     max_new_tokens: int = Field(default=256, ge=1)
-    """Bound on each answer, critique and revision."""
+    """Bound on each answer, critique and revision; 256 tokens holds a full paragraph-length
+    revision without letting a rambling model run on."""
     batch_size: int = Field(default=16, ge=1)
     """Prompts generated together (batching is what makes a CPU fast)."""
     temperature: float = Field(default=0.0, ge=0.0)
@@ -71,13 +73,15 @@ class PairsStage(_Strict):
     """``caic rlaif pairs`` settings: completions sampled from the SFT model."""
 
     limit: int | None = Field(default=None, ge=1)
-    """Only the first N prompts; ``null`` for all."""
+    """Only the first N prompts; ``null`` for all (the smoke config sets 4)."""
     n: int = Field(default=2, ge=2, le=8)
-    """Completions per prompt."""
+    """Completions per prompt; 2 makes one pair, the unit the judge labels (more give more
+    pairs per prompt at more generation cost)."""
     temperature: float = Field(default=1.0, gt=0.0)
     """Sampling temperature: two different completions are the point."""
     max_new_tokens: int = Field(default=256, ge=1)
-    """Bound on each completion."""
+    """Bound on each completion; 256, as for SL-CAI, so pairs are comparable in length to
+    the revisions the SFT model learned."""
 
 
 class LabelStage(_Strict):
@@ -87,7 +91,8 @@ class LabelStage(_Strict):
     """Judge backend spec; ``null`` = the embedded default model (the CAI paper used a separate
     feedback model; a stronger judge gives better labels)."""
     principles: str = "sample"
-    """``sample`` (one draw per pair), ``all``, or a number of draws."""
+    """``sample`` (one draw per pair, as the CAI paper did: cheap and, over many pairs,
+    covers the constitution by its weights), ``all``, or a number of draws."""
     mode: Literal["pairwise", "pointwise"] | None = None
     """Judging mode; ``null`` takes the constitution's setting."""
     cot: bool | None = None
@@ -96,7 +101,8 @@ class LabelStage(_Strict):
     cot_max_new_tokens: int = Field(default=256, ge=1)
     """Bound on the judge's reasoning when ``cot`` is on."""
     batch_size: int = Field(default=16, ge=1)
-    """Pairs judged per call."""
+    """Pairs judged per call; 16 because batching is what makes a CPU fast (STACK-NOTES:
+    8.8 tok/s at batch 1, 64 at batch 16) and 16 pairs fit a laptop's memory."""
 
 
 class PolicyStage(TrainStage):
@@ -115,26 +121,29 @@ class EvalStage(_Strict):
     suites: list[str] = ["harmlessness", "over-refusal"]
     """Suites to run (``caic eval --suite``); the two generating suites by default."""
     limit: int | None = Field(default=None, ge=1)
-    """At most N items per suite."""
+    """At most N items per suite; ``null`` runs each suite's whole data set."""
     max_new_tokens: int = Field(default=256, ge=1)
-    """Bound on each answer."""
+    """Bound on each answer; 256 is enough to tell a refusal from compliance."""
 
 
 class PipelineConfig(_Strict):
     """One YAML file describing a whole CAI run."""
 
     run_dir: str = "runs/pipeline"
-    """Where every stage's outputs and the stage records go."""
+    """Where every stage's outputs and the stage records go; under ``runs/``, which git
+    ignores."""
     constitution: str = "hhh-v2"
-    """The constitution (path or shipped name) every stage uses."""
+    """The constitution (path or shipped name) every stage uses; ``hhh-v2``, the shipped one
+    with explicit priorities, by default."""
     prompts: str | None = None
     """Red-team prompts (JSONL/CSV/HF id); ``null`` = the shipped red-team set."""
     model: str | None = None
     """Base model to train (``null`` = the embedded SmolLM2-135M-Instruct; a folder or HF id)."""
     generator: str | None = None
-    """Backend spec that writes SL-CAI data; ``null`` = the base model on transformers."""
+    """Backend spec that writes SL-CAI data; ``null`` = the base model on transformers (the
+    paper revises with the model being trained; a served copy of it is faster)."""
     seed: int = 0
-    """Seed for every stage."""
+    """Seed for every stage; fixed, so a rerun reproduces the data and finds stages unchanged."""
     sl_cai: SLCAIStage = SLCAIStage()
     """Stage 1 data generation."""
     sft: TrainStage = TrainStage(config="training/configs/sft-smoke.yaml")

@@ -24,6 +24,7 @@ from caic.training.train import (
     checkpoint_to_resume,
     finish,
     first_last,
+    log_to_stderr,
     prepare,
     read_record,
     trl_args,
@@ -56,16 +57,8 @@ def reward_model_file(spec: str) -> DataFile:
 
 def train_rl(ctx: Context) -> RunRecord | None:
     """Optimise the policy against the reward model; write the adapter, metrics and card."""
-    import transformers
-
     cfg = ctx.cfg
     assert isinstance(cfg, RLRunConfig)
-    if cfg.algorithm == "grpo":
-        from trl import GRPOConfig as TRLConfig
-        from trl import GRPOTrainer as TRLTrainer
-    else:
-        from trl import RLOOConfig as TRLConfig  # type: ignore[assignment]
-        from trl import RLOOTrainer as TRLTrainer  # type: ignore[assignment]
     per_step = cfg.train.batch_size * cfg.train.grad_accum
     if per_step % cfg.num_generations:
         raise usage_error(
@@ -83,6 +76,14 @@ def train_rl(ctx: Context) -> RunRecord | None:
     rows, prompts_file = prompt_rows(cfg.prompts, cfg.prompt_column, cfg.max_prompts)
     prepare(ctx, [prompts_file, reward_model_file(cfg.reward_model)])
     resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
+    import transformers  # after the input checks, so bad input fails fast
+
+    if cfg.algorithm == "grpo":
+        from trl import GRPOConfig as TRLConfig
+        from trl import GRPOTrainer as TRLTrainer
+    else:
+        from trl import RLOOConfig as TRLConfig  # type: ignore[assignment]
+        from trl import RLOOTrainer as TRLTrainer  # type: ignore[assignment]
     args = trl_args(
         TRLConfig,
         ctx,
@@ -114,6 +115,7 @@ def train_rl(ctx: Context) -> RunRecord | None:
         peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
         callbacks=ctx.callbacks or None,
     )
+    log_to_stderr(trainer)
     trainer.train(resume_from_checkpoint=True if resume else None)
     summary: dict[str, Any] = {"algorithm": cfg.algorithm}
     if probe_prompts:

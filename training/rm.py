@@ -25,7 +25,15 @@ from caic.training.config import RMRunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_tokenizer, lora_config
 from caic.training.sft import distributed
-from caic.training.train import Context, checkpoint_to_resume, finish, first_last, prepare, trl_args
+from caic.training.train import (
+    Context,
+    checkpoint_to_resume,
+    finish,
+    first_last,
+    log_to_stderr,
+    prepare,
+    trl_args,
+)
 from caic.training.train_data import preference_rows, to_dataset
 
 if TYPE_CHECKING:
@@ -123,9 +131,6 @@ def load_classifier_base(ctx: Context) -> Any:
 
 def train_rm(ctx: Context) -> RunRecord | None:
     """Train the reward model ``ctx.cfg`` describes; write adapter (+ score head), card, metrics."""
-    import transformers
-    from trl import RewardConfig
-
     cfg = ctx.cfg
     assert isinstance(cfg, RMRunConfig)
     who = "`caic train rm` with soft_labels" if cfg.soft_labels else "`caic train rm`"
@@ -138,6 +143,9 @@ def train_rm(ctx: Context) -> RunRecord | None:
     )
     prepare(ctx, [data_file])
     resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
+    import transformers
+    from trl import RewardConfig
+
     args = trl_args(
         RewardConfig,
         ctx,
@@ -162,6 +170,7 @@ def train_rm(ctx: Context) -> RunRecord | None:
         peft_config=lora_config(cfg.lora, "SEQ_CLS") if cfg.lora.enabled else None,
         callbacks=ctx.callbacks or None,
     )
+    log_to_stderr(trainer)
     trainer.train(resume_from_checkpoint=True if resume else None)
     if probe_rows:
         probe["after"] = probes.reward_margin(trainer.model, tok, probe_rows)

@@ -21,7 +21,15 @@ from caic.training import probes
 from caic.training.config import SFTRunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_tokenizer, lora_config, training_chat_template
-from caic.training.train import Context, checkpoint_to_resume, finish, first_last, prepare, trl_args
+from caic.training.train import (
+    Context,
+    checkpoint_to_resume,
+    finish,
+    first_last,
+    log_to_stderr,
+    prepare,
+    trl_args,
+)
 from caic.training.train_data import sft_rows, to_dataset
 
 log = logging.getLogger(__name__)
@@ -72,11 +80,11 @@ def choose_template(
 
 def train_sft(ctx: Context) -> RunRecord | None:
     """Run SFT as ``ctx.cfg`` says; write the adapter, tokenizer, metrics and model card."""
-    from trl import SFTConfig, SFTTrainer
-
     cfg = ctx.cfg
     assert isinstance(cfg, SFTRunConfig)
-    rows, data_file = sft_rows(cfg.data, cfg.split)
+    rows, data_file = sft_rows(cfg.data, cfg.split)  # bad data fails before TRL is imported
+    from trl import SFTConfig, SFTTrainer
+
     prepare(ctx, [data_file])
     resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
     tok = load_tokenizer(ctx.base)
@@ -105,6 +113,7 @@ def train_sft(ctx: Context) -> RunRecord | None:
         peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
         callbacks=ctx.callbacks or None,
     )
+    log_to_stderr(trainer)
     trainer.train(resume_from_checkpoint=True if resume else None)
     if probe_rows:
         probe["nll_after"] = probes.sft_nll(trainer.model, tok, probe_rows)

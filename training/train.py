@@ -184,6 +184,51 @@ def checkpoint_to_resume(ctx: Context) -> bool:
     return bool(have) and stamp.is_file()
 
 
+HEADLINE = (
+    "loss",
+    "reward",
+    "reward_std",
+    "margin",
+    "accuracy",
+    "rewards/margins",
+    "rewards/accuracies",
+    "mean_token_accuracy",
+    "grad_norm",
+    "learning_rate",
+)
+"""The log keys ``caic train`` prints per step (all of them are in ``metrics.json``)."""
+
+
+def log_to_stderr(trainer: Any) -> None:
+    """Print the trainer's per-step logs to stderr, one compact line per logging step.
+
+    transformers prints them to stdout (``PrinterCallback``, used when tqdm is off), where caic
+    keeps data only: ``caic train`` prints just the output folder there. The full history is
+    in ``metrics.json``.
+    """
+    import sys
+
+    from transformers.trainer_callback import PrinterCallback, TrainerCallback
+
+    class StderrPrinter(TrainerCallback):  # type: ignore[misc]
+        def on_log(self, args, state, control, logs=None, **kw):  # type: ignore[no-untyped-def]
+            if not logs or not state.is_world_process_zero or "train_runtime" in logs:
+                return
+            shown = [
+                f"{k}={logs[k]:.4g}" if isinstance(logs[k], float) else f"{k}={logs[k]}"
+                for k in HEADLINE
+                if isinstance(logs.get(k), int | float)
+            ]
+            print(
+                f"  step {state.global_step}/{state.max_steps}: {' '.join(shown)}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(StderrPrinter())
+
+
 def is_main_process(trainer: Any) -> bool:
     return bool(trainer.is_world_process_zero())
 
@@ -265,7 +310,7 @@ def finish(
     card = render_card(record, resolved_config(ctx.cfg).model_dump(mode="json"))
     write_text_atomic(out / "README.md", card)
     write_text_atomic(out / "run.json", record.model_dump_json(indent=2) + "\n")
-    for name in ("README.md", "config.yaml", "metrics.json", "run.json"):
+    for name in ("README.md", "config.yaml", "metrics.json", "run.json", *record.outputs):
         (out / name).chmod(0o644)  # atomic writes create private files; these are for sharing
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return record

@@ -110,6 +110,30 @@ def rl(config: ConfigOpt = None, overrides: OverridesArg = None) -> None:
     _run("rl", config, overrides)
 
 
+@train_app.command("show")
+def show(
+    kind: Annotated[str, typer.Argument(help="sft, rm, dpo or rl.")],
+    config: ConfigOpt = None,
+    overrides: OverridesArg = None,
+) -> None:
+    """Print a config with every field, its value and why it is the default, as YAML.
+
+    Without `--config` it prints the defaults; with one (and overrides) the resolved config.
+    The output loads back unchanged, so it is a starting point for a new config file.
+
+    Example: `caic train show rm > rm.yaml`
+    """
+    from caic.training.config import commented_yaml, load_config
+
+    cfg = load_config(kind, config, overrides or [])
+    header = (
+        f"# caic train {kind} --config {kind}.yaml\n"
+        f"# Every field of `caic train {kind}`"
+        f"{f' as resolved from {config}' if config else ', at its default'}.\n"
+    )
+    typer.echo(commented_yaml(cfg, header), nl=False)
+
+
 @pipeline_app.command("run")
 def pipeline_run(
     file: Annotated[
