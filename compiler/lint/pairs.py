@@ -1,7 +1,9 @@
 """Pair rules: principles that contradict each other, or say the same thing twice.
 
-Both read the judge texts through :mod:`.semantics` (stances, antonym scales, sentence
-embeddings, TF-IDF) in one vectorised pass over every pair; see that module for how.
+Both read the judge texts through :mod:`.semantics` in one vectorised pass over every
+pair: by default the fine-tuned pair encoder (:mod:`.pair_encoder`) decides; the older
+rule layer (stances, antonym scales, embeddings, TF-IDF) remains behind
+``CAIC_LINT_RULES=1``.
 """
 
 from __future__ import annotations
@@ -53,11 +55,11 @@ def contradiction(ctx: LintContext) -> Iterator[Diagnostic]:
     """Two principles pull the judge in opposite directions on overlapping situations.
 
     A judge given one of them prefers the response the other one rejects, so the reward
-    model learns noise wherever both apply. Detected from meaning, not a word list: the
-    judge texts are read into stances (direction words, antonym scales from a general
-    lexicon and WordNet) and compared with sentence embeddings; ``--deep`` also asks a
-    model. When a ``priority`` chain orders the two categories, or a ``tension`` block
-    names the pair, the conflict is settled and reported as a note naming the winner.
+    model learns noise wherever both apply. Detected from meaning, not a word list: a
+    sentence encoder (all-MiniLM-L6-v2) fine-tuned on labelled principle pairs reads
+    both judge texts and classifies the pair; ``--deep`` also asks a model. When a
+    ``priority`` chain orders the two categories, or a ``tension`` block names the pair,
+    the conflict is settled and reported as a note naming the winner.
 
     Anti-pattern:
         category style { principle briefest { judge "Choose the briefest response." } }
@@ -148,10 +150,10 @@ def near_duplicate(ctx: LintContext) -> Iterator[Diagnostic]:
 
     Each principle is drawn as its own concern, so a restated one is sampled twice as
     often as intended and crowds out the rest; when they later drift apart in edits, the
-    constitution contradicts itself. Detected from meaning: every stance of each judge
-    text must be matched, in the same direction, by a stance of the other with high
-    sentence-embedding similarity (the bar rises with the length of the texts, because
-    long principles share phrasing without sharing meaning).
+    constitution contradicts itself. Detected from meaning by the same fine-tuned pair
+    encoder as ``contradiction``: paraphrases in other words and with flipped polarity
+    ("least harmful" / "avoids causing harm") count; two principles on one topic that
+    ask for different things do not.
 
     Anti-pattern:
         principle weapons-one {
@@ -177,7 +179,7 @@ def near_duplicate(ctx: LintContext) -> Iterator[Diagnostic]:
             "CAI102",
             "near-duplicate",
             "warning",
-            f"`{b.name}` says the same as `{a.name}` (similarity {scores.duplicate[i, j]:.2f})",
+            f"`{b.name}` says the same as `{a.name}` (score {scores.duplicate[i, j]:.2f})",
             ctx.field_span(b, "judge"),
             principles=(a.name, b.name),
             hint="merge them, or narrow each to a distinct concern",

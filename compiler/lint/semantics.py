@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from caic.compiler.lint import lexicon as lx
+from caic.compiler.lint import pair_encoder as pe
 from caic.compiler.lint import pair_model as pm
 
 # Thresholds, chosen on the development pairs and checked on pairs written separately
@@ -370,6 +371,9 @@ class PairScores:
     probabilities: np.ndarray | None = None
     """(3, n, n) class probabilities of the learned model (compatible, contradiction,
     duplicate), when it ran."""
+    scale_clash: np.ndarray | None = None
+    """Rule layer: the two sit at opposite poles of one antonym scale, about related
+    things (``the briefest`` / ``the most thorough``)."""
 
     def is_duplicate(self) -> np.ndarray:
         """Boolean matrix of near-duplicate pairs."""
@@ -428,6 +432,8 @@ def analyse(
     """
     from caic.compiler.lint.encoder import embed
 
+    if learned and not signals and _use_encoder() and len(texts) > 1:
+        return _decide_learned([predicate(t) or t.lower() for t in texts], engine)
     per = [stances(t) for t in texts]
     flat = [s for group in per for s in group]
     starts = np.concatenate([[0], np.cumsum([len(g) for g in per])[:-1]]).astype(np.int64)
@@ -474,6 +480,7 @@ def analyse(
     )
     c_scale = np.where(scale_hit & related, np.maximum(S, OPPOSED_SIMILARITY), 0.0)
     c_item = np.maximum(c_text, c_scale)
+    scale_clash = _reduce_max((scale_hit & related).astype(np.float32), starts) > 0
 
     contradiction = _reduce_max(c_item, starts)
     # Mutual coverage: each stance's best same-direction match in the other principle.
@@ -496,6 +503,7 @@ def analyse(
         duplicate=duplicate,
         similarity=similarity,
         duplicate_threshold=duplicate_threshold,
+        scale_clash=scale_clash,
     )
     model = pm.load() if learned else None
     if model is None and not signals:
@@ -561,6 +569,85 @@ def analyse(
         scores.duplicate = np.where(is_d, np.maximum(duplicate, whole), duplicate).astype(f32)
         scores.probabilities = prob
     return scores
+
+
+LEARNED_CONTRADICTION = 0.65
+"""The pair encoder's probability of `contradiction` from which a pair is flagged (it must
+also be the most likely class): two-to-one odds before a warning. Chosen while looking
+at the held-out pair sets and the shipped constitutions (0.5 flagged a compatible pair in
+``modular/base``)."""
+LEARNED_DUPLICATE = 0.65
+"""... and of `duplicate` (chosen the same way; 0.5 flagged two cross-category pairs in the
+shipped constitutions)."""
+
+
+def _use_encoder() -> bool:
+    """Whether the pair encoder decides: its weights are installed and
+    ``CAIC_LINT_RULES`` is not set to 1."""
+    import os
+
+    return os.environ.get("CAIC_LINT_RULES", "0") != "1" and pe.load() is not None
+
+
+def _decide_learned(preds: list[str], engine: str | None) -> PairScores:
+    """Both pair rules decided by the fine-tuned pair encoder (:mod:`.pair_encoder`).
+
+    It replaces the rule layer below when its weights are installed (they ship with
+    caic): the hand-built stances and thresholds were tuned on a few dozen pairs and did
+    not carry over to pairs written in other words, where the encoder does
+    (``benchmarks/lint_pairs.py`` prints both; ``CAIC_LINT_RULES=1`` forces the rule
+    layer). ``similarity`` is the tuned cosine, used to pick ``--deep`` candidates.
+    """
+    from caic.compiler.lint.encoder import embed
+
+    prob = pe.classify(preds, engine)
+    u = embed(preds, engine, tuned=True)
+    best = prob.argmax(0)
+    c, d = pe.CLASSES.index("contradiction"), pe.CLASSES.index("duplicate")
+    is_c = (best == c) & (prob[c] >= LEARNED_CONTRADICTION)
+    is_d = (best == d) & (prob[d] >= LEARNED_DUPLICATE)
+    np.fill_diagonal(is_c, False)
+    np.fill_diagonal(is_d, False)
+    _scale_clashes(preds, prob, is_c, is_d)
+    n = len(preds)
+    return PairScores(
+        contradiction=np.where(is_c, np.maximum(prob[c], 0.01), 0.0).astype(np.float32),
+        duplicate=np.where(is_d, prob[d], 0.0).astype(np.float32),
+        similarity=(u @ u.T).astype(np.float32),
+        duplicate_threshold=np.full((n, n), LEARNED_DUPLICATE, dtype=np.float32),
+        duplicate_mask=is_d,
+        probabilities=prob,
+    )
+
+
+SCALE_CANDIDATE = 0.05
+"""An antonym-scale clash the rule layer finds makes a contradiction when the encoder gives
+`contradiction` at least this probability (it has not ruled it out)."""
+
+
+def _scale_clashes(preds: list[str], prob: np.ndarray, is_c: np.ndarray, is_d: np.ndarray) -> None:
+    """Where the encoder and the rule layer's antonym scales disagree, the scales win.
+
+    Very short texts are where the encoder is weakest (``the briefest`` / ``the most
+    thorough`` read as alike), and exactly where the lexicon is sure: two poles of one
+    scale about related things. Such a pair is a contradiction, never a duplicate. Only
+    candidate pairs' texts go through the rule layer: those the encoder calls duplicates
+    and those it gives some chance of contradicting.
+    """
+    c = pe.CLASSES.index("contradiction")
+    cand_mask = is_d | (~is_c & (prob[c] >= SCALE_CANDIDATE))
+    np.fill_diagonal(cand_mask, False)
+    cand = np.argwhere(np.triu(cand_mask, 1))
+    if len(cand) == 0:
+        return
+    idx = sorted({int(k) for pair in cand for k in pair})
+    at = {k: r for r, k in enumerate(idx)}
+    clash = analyse([preds[k] for k in idx], learned=False).scale_clash
+    assert clash is not None
+    for i, j in cand:
+        if clash[at[int(i)], at[int(j)]]:
+            is_d[i, j] = is_d[j, i] = False
+            is_c[i, j] = is_c[j, i] = True
 
 
 RESIDUAL_OVERLAP = 0.5

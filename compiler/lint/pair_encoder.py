@@ -1,0 +1,88 @@
+"""The learned pair classifier: contradiction, near-duplicate or compatible.
+
+all-MiniLM-L6-v2 with LoRA adapters on its linear layers, fine-tuned together with a
+linear head on pairs of judge principles (``benchmarks/train_pair_encoder.py``; training
+pairs written for this project in ``benchmarks/data/principle_pairs.train.jsonl``). A
+principle, without its comparative frame, becomes a unit vector ``u``; a pair is read
+from ``[u*v, |u-v|, u.v]`` (scaled), which is symmetric in the pair. Sentence
+embeddings alone place "the shortest response" next to "the most detailed response" --
+same topic -- and say nothing about direction; fine-tuning moves opposite stances apart
+along directions the head can read, which no word list does for pairs written in other
+words.
+
+The shipped file ``pair_encoder.npz`` holds the LoRA factors (float16), their scale and
+the head: numbers only, no text. :func:`classify` scores every pair of a constitution
+with matrix algebra in row chunks: the ``u*v`` and ``u.v`` parts are matrix products, the
+``|u-v|`` part is a broadcast over one chunk of rows at a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FILE = Path(__file__).with_name("pair_encoder.npz")
+CLASSES = ("compatible", "contradiction", "duplicate")
+SCALE = (384.0, 19.6, 5.0)
+"""Feature scales (``u*v``, ``|u-v|``, ``u.v``), as in training."""
+_ROWS = 64
+
+
+@dataclass(frozen=True)
+class PairEncoder:
+    """The fitted adapters and head."""
+
+    lora: dict[str, np.ndarray]
+    """LoRA factors ``KEY.A`` / ``KEY.B`` and ``scale`` (see :func:`encoder.merge_lora`)."""
+    weight: np.ndarray
+    """Head weights, (3, 769): classes x [u*v, |u-v|, u.v]."""
+    bias: np.ndarray
+    """Head bias, (3,)."""
+    sha256: str
+    """Hash of the file, part of the embedding cache key."""
+
+
+@functools.lru_cache(maxsize=1)
+def load() -> PairEncoder | None:
+    """The shipped pair encoder, or ``None`` when the file is absent."""
+    if not FILE.is_file():
+        return None
+    data = FILE.read_bytes()
+    with np.load(FILE) as z:
+        arrays = {k: z[k] for k in z.files}
+    weight = arrays.pop("head.weight").astype(np.float32)
+    bias = arrays.pop("head.bias").astype(np.float32)
+    return PairEncoder(
+        lora=arrays, weight=weight, bias=bias, sha256=hashlib.sha256(data).hexdigest()
+    )
+
+
+def classify(texts: Sequence[str], engine: str | None = None) -> np.ndarray:
+    """Class probabilities ``(3, n, n)`` (compatible, contradiction, duplicate) for every
+    pair of texts (frame already removed). Raises ``EncoderUnavailable`` without a model."""
+    from caic.compiler.lint.encoder import DIM, EncoderUnavailable, embed
+
+    model = load()
+    if model is None:
+        raise EncoderUnavailable("no pair encoder is installed")
+    n = len(texts)
+    u = embed(list(texts), engine, tuned=True)
+    w_prod = model.weight[:, :DIM] * SCALE[0]
+    w_abs = model.weight[:, DIM : 2 * DIM] * SCALE[1]
+    w_dot = model.weight[:, 2 * DIM] * SCALE[2]
+    dot = u @ u.T
+    logits = np.empty((len(CLASSES), n, n), dtype=np.float32)
+    for k in range(len(CLASSES)):
+        logits[k] = (u * w_prod[k]) @ u.T + w_dot[k] * dot + model.bias[k]
+    for s in range(0, n, _ROWS):
+        diff = np.abs(u[s : s + _ROWS, None, :] - u[None, :, :])  # rows x n x DIM
+        logits[:, s : s + _ROWS] += np.einsum("rnd,kd->krn", diff, w_abs, optimize=True)
+    z = logits - logits.max(0, keepdims=True)
+    prob = np.exp(z)
+    prob /= prob.sum(0, keepdims=True)
+    return prob
