@@ -621,31 +621,40 @@ def _decide_learned(preds: list[str], engine: str | None) -> PairScores:
 
 
 SCALE_CANDIDATE = 0.05
-"""An antonym-scale clash the rule layer finds makes a contradiction when the encoder gives
-`contradiction` at least this probability (it has not ruled it out)."""
+"""Opposite antonym poles make a contradiction when the encoder gives `contradiction` at
+least this probability (it has not ruled it out)."""
+
+
+def _head_poles(text: str) -> dict[str, set[int]]:
+    """Scale -> poles of the head words of ``text``'s stances (lexicon and WordNet)."""
+    out: dict[str, set[int]] = {}
+    for st in stances(text):
+        for sc, p in (*st.poles, *st.antonyms):
+            out.setdefault(sc, set()).add(p)
+    return out
+
+
+def _opposed(a: dict[str, set[int]], b: dict[str, set[int]]) -> bool:
+    return any(-p in b.get(sc, ()) for sc, ps in a.items() for p in ps)
 
 
 def _scale_clashes(preds: list[str], prob: np.ndarray, is_c: np.ndarray, is_d: np.ndarray) -> None:
-    """Where the encoder and the rule layer's antonym scales disagree, the scales win.
+    """Where the encoder and the antonym lexicon disagree, the lexicon's poles win.
 
     Very short texts are where the encoder is weakest (``the briefest`` / ``the most
-    thorough`` read as alike), and exactly where the lexicon is sure: two poles of one
-    scale about related things. Such a pair is a contradiction, never a duplicate. Only
-    candidate pairs' texts go through the rule layer: those the encoder calls duplicates
-    and those it gives some chance of contradicting.
+    thorough`` read as alike), and exactly where the lexicon is sure: the head words of
+    the two texts sit at opposite poles of one scale (lexicon or WordNet). Such a pair is
+    a contradiction, never a duplicate. Candidates are the pairs the encoder calls
+    duplicates and those it gives some chance of contradicting; each text's poles are
+    read once (cached), so this is cheap.
     """
     c = pe.CLASSES.index("contradiction")
     cand_mask = is_d | (~is_c & (prob[c] >= SCALE_CANDIDATE))
     np.fill_diagonal(cand_mask, False)
     cand = np.argwhere(np.triu(cand_mask, 1))
-    if len(cand) == 0:
-        return
-    idx = sorted({int(k) for pair in cand for k in pair})
-    at = {k: r for r, k in enumerate(idx)}
-    clash = analyse([preds[k] for k in idx], learned=False).scale_clash
-    assert clash is not None
+    poles = {int(k): _head_poles(preds[int(k)]) for k in np.unique(cand)}
     for i, j in cand:
-        if clash[at[int(i)], at[int(j)]]:
+        if _opposed(poles[int(i)], poles[int(j)]):
             is_d[i, j] = is_d[j, i] = False
             is_c[i, j] = is_c[j, i] = True
 
