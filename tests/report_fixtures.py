@@ -266,13 +266,13 @@ def two_runs(root: Path) -> tuple[Path, Path]:
     return v1, v2
 
 
-def cli(*args: str) -> tuple[int, str, str]:
+def cli(*args: str | Path) -> tuple[int, str, str]:
     """Run ``caic`` in-process through its real entry point; (exit code, stdout, stderr)."""
     from caic.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     argv = sys.argv
-    sys.argv = ["caic", *args]
+    sys.argv = ["caic", *map(str, args)]
     code: Any = 0
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

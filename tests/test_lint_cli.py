@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
+from report_fixtures import cli
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -24,24 +21,6 @@ def _embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CAIC_CACHE", str(tmp_path_factory.getbasetemp() / "caic-lint-cache"))
         yield
-
-
-def cli(*args: str | Path) -> tuple[int, str, str]:
-    """Run ``caic`` in-process through its real entry point; (exit code, stdout, stderr)."""
-    from caic.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    argv = sys.argv
-    sys.argv = ["caic", *map(str, args)]
-    code: Any = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as e:
-        code = e.code
-    finally:
-        sys.argv = argv
-    return int(code or 0), out.getvalue(), err.getvalue()
 
 
 CLEAN = """cai 1

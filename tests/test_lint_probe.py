@@ -6,16 +6,14 @@ with known opinions first; then the real default model on a tiny probe file.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from report_fixtures import cli
 
 from caic.training.backends.base import Backend, Message, SamplingParams
 
@@ -84,24 +82,6 @@ def cai_file(tmp_path: Path, suppress: str = "", tension: str = "") -> Path:
     path = tmp_path / "t.cai"
     path.write_text(CAI % (suppress, tension), encoding="utf-8")
     return path
-
-
-def cli(*args: str | Path) -> tuple[int, str, str]:
-    """Run ``caic`` in-process through its real entry point; (exit code, stdout, stderr)."""
-    from caic.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    argv = sys.argv
-    sys.argv = ["caic", *map(str, args)]
-    code: Any = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as e:
-        code = e.code
-    finally:
-        sys.argv = argv
-    return int(code or 0), out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

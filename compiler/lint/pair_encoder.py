@@ -65,13 +65,19 @@ def load() -> PairEncoder | None:
 def classify(texts: Sequence[str], engine: str | None = None) -> np.ndarray:
     """Class probabilities ``(3, n, n)`` (compatible, contradiction, duplicate) for every
     pair of texts (frame already removed). Raises ``EncoderUnavailable`` without a model."""
-    from caic.compiler.lint.encoder import DIM, EncoderUnavailable, embed
+    from caic.compiler.lint.encoder import embed
+
+    return pair_probabilities(embed(list(texts), engine, tuned=True))
+
+
+def pair_probabilities(u: np.ndarray) -> np.ndarray:
+    """:func:`classify` from the tuned unit vectors ``u`` (one row per text)."""
+    from caic.compiler.lint.encoder import DIM, EncoderUnavailable
 
     model = load()
     if model is None:
         raise EncoderUnavailable("no pair encoder is installed")
-    n = len(texts)
-    u = embed(list(texts), engine, tuned=True)
+    n = len(u)
     w_prod = model.weight[:, :DIM] * SCALE[0]
     w_abs = model.weight[:, DIM : 2 * DIM] * SCALE[1]
     w_dot = model.weight[:, 2 * DIM] * SCALE[2]

@@ -600,8 +600,8 @@ def _decide_learned(preds: list[str], engine: str | None) -> PairScores:
     """
     from caic.compiler.lint.encoder import embed
 
-    prob = pe.classify(preds, engine)
     u = embed(preds, engine, tuned=True)
+    prob = pe.pair_probabilities(u)
     best = prob.argmax(0)
     c, d = pe.CLASSES.index("contradiction"), pe.CLASSES.index("duplicate")
     is_c = (best == c) & (prob[c] >= LEARNED_CONTRADICTION)
