@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "compiler" / "lint" / "pair_encoder.npz"
 CLASSES = ("compatible", "contradiction", "duplicate")
 SCALE = (384.0, 19.6, 5.0)
+SCALE_SQ = 192.0
+"""Scale of the squared-difference feature (``--diff sq``): ``(u-v)**2`` parts are ~1/200."""
 """Feature scales: the parts of unit 384-d vectors are ~1/20 each, so ``u*v`` and
 ``|u-v|`` are brought to about 1 before the head reads them."""
 TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
@@ -97,7 +99,7 @@ def constitution_negatives(names: list[str]) -> list[tuple[str, str, int]]:
     return out
 
 
-def build(rank: int, alpha: int, dropout: float):  # type: ignore[no-untyped-def]
+def build(rank: int, alpha: int, dropout: float, layers: int):  # type: ignore[no-untyped-def]
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModel, AutoTokenizer
@@ -107,6 +109,10 @@ def build(rank: int, alpha: int, dropout: float):  # type: ignore[no-untyped-def
     folder = str(model_dir())
     tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     base = AutoModel.from_pretrained(folder, local_files_only=True)
+    if layers < len(base.encoder.layer):
+        # The first ``layers`` blocks only: the lint encoder runs them and no more.
+        base.encoder.layer = base.encoder.layer[:layers]
+        base.config.num_hidden_layers = layers
     cfg = LoraConfig(
         r=rank,
         lora_alpha=alpha,
@@ -129,23 +135,26 @@ def encode(tok, model, texts: list[str]):  # type: ignore[no-untyped-def]
     return torch.nn.functional.normalize(pooled, dim=-1)
 
 
+DIFF = "abs"
+"""Difference feature: ``abs`` reads ``|u-v|``; ``sq`` reads ``(u-v)**2``, which expands
+into matrix products, so the linter scores every pair without an n x n x 384 array."""
+
+
 def features(u, v):  # type: ignore[no-untyped-def]
     import torch
 
-    return torch.cat(
-        [u * v * SCALE[0], (u - v).abs() * SCALE[1], (u * v).sum(-1, keepdim=True) * SCALE[2]],
-        dim=-1,
-    )
+    diff = (u - v).abs() * SCALE[1] if DIFF == "abs" else (u - v) ** 2 * SCALE_SQ
+    return torch.cat([u * v * SCALE[0], diff, (u * v).sum(-1, keepdim=True) * SCALE[2]], dim=-1)
 
 
-def train(rows, epochs: int, lr: float, rank: int, alpha: int, batch: int, seed: int):  # type: ignore[no-untyped-def]
+def train(rows, epochs: int, lr: float, rank: int, alpha: int, batch: int, seed: int, layers: int):  # type: ignore[no-untyped-def]
     import torch
 
     from caic.compiler.lint.semantics import predicate
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    tok, model, head = build(rank, alpha, 0.1)
+    tok, model, head = build(rank, alpha, 0.1, layers)
     params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     counts = np.bincount([y for _, _, y in rows], minlength=len(CLASSES)).astype(np.float32)
@@ -209,8 +218,9 @@ def report(name: str, rows, prob, errors: bool = False) -> dict[str, float]:  # 
     return {"cp": c[0], "cr": c[1], "dp": d[0], "dr": d[1]}
 
 
-def export(model, head, rank: int, alpha: int, path: Path) -> None:  # type: ignore[no-untyped-def]
-    """LoRA factors per linear layer (float16) and the head (float32)."""
+def export(model, head, rank: int, alpha: int, layers: int, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """LoRA factors per linear layer (float16), the head (float32), how many encoder
+    blocks run (``layers``) and which difference feature the head reads (``diff``)."""
     arrays: dict[str, np.ndarray] = {}
     for name, mod in model.named_modules():
         if hasattr(mod, "lora_A") and "default" in getattr(mod, "lora_A", {}):
@@ -218,6 +228,8 @@ def export(model, head, rank: int, alpha: int, path: Path) -> None:  # type: ign
             arrays[f"{key}.A"] = mod.lora_A["default"].weight.detach().numpy().astype(np.float16)
             arrays[f"{key}.B"] = mod.lora_B["default"].weight.detach().numpy().astype(np.float16)
     arrays["scale"] = np.array(alpha / rank, dtype=np.float32)
+    arrays["layers"] = np.array(layers, dtype=np.int64)
+    arrays["diff"] = np.array(0 if DIFF == "abs" else 1, dtype=np.int64)
     arrays["head.weight"] = head.weight.detach().numpy().astype(np.float32)
     arrays["head.bias"] = head.bias.detach().numpy().astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -245,30 +257,48 @@ def main() -> int:
         default=[],
         help="shipped constitutions: same-category pairs as compatible",
     )
+    ap.add_argument("--layers", type=int, default=6, help="encoder blocks to keep (of 6)")
+    ap.add_argument("--diff", choices=("abs", "sq"), default="abs", help="difference feature")
+    ap.add_argument(
+        "--template-pairs",
+        type=int,
+        default=0,
+        help="pairs from benchmarks/pair_templates.py (one request across subjects)",
+    )
+    ap.add_argument("--save", type=Path, help="write the fitted model here instead")
     ap.add_argument("--errors", action="store_true", help="print misclassified eval pairs")
     ap.add_argument("--write", action="store_true", help=f"write {OUT.relative_to(ROOT)}")
     a = ap.parse_args()
     import torch
 
     torch.set_num_threads(a.threads)
+    global DIFF
+    DIFF = a.diff
     rows = read_pairs(a.train)
     if a.random_negatives:
         rows += random_negatives(rows, a.random_negatives, a.max_cos, a.seed)
+    if a.template_pairs:
+        from pair_templates import template_pairs
+
+        extra_t = [(x, y, CLASSES.index(lab)) for x, y, lab in template_pairs(a.template_pairs)]
+        print(f"+ {len(extra_t)} template pairs", file=sys.stderr)
+        rows += extra_t
     if a.constitutions:
         extra = constitution_negatives(a.constitutions)
         print(f"+ {len(extra)} same-category pairs of {a.constitutions}", file=sys.stderr)
         rows += extra
     print(f"training on {len(rows)} pairs from {', '.join(map(str, a.train))}", file=sys.stderr)
     t = time.perf_counter()
-    tok, model, head = train(rows, a.epochs, a.lr, a.rank, a.alpha, a.batch, a.seed)
+    tok, model, head = train(rows, a.epochs, a.lr, a.rank, a.alpha, a.batch, a.seed, a.layers)
     print(f"trained in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     report("(training pairs)", rows, predict(tok, model, head, rows))
     for f in a.eval:
         ev = read_pairs([f])
         report(str(f), ev, predict(tok, model, head, ev), a.errors)
-    if a.write:
-        export(model, head, a.rank, a.alpha, OUT)
-        print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
+    if a.write or a.save:
+        out = a.save or OUT
+        export(model, head, a.rank, a.alpha, a.layers, out)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
     return 0
 
 

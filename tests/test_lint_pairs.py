@@ -154,12 +154,13 @@ def test_pair_encoder_scores_every_pair_as_the_head_defines() -> None:
     u = encoder.embed(texts, tuned=True)
     for i in range(4):
         for j in range(4):
+            diff = (
+                (u[i] - u[j]) ** 2 * pe.SCALE_SQ
+                if model.squared
+                else np.abs(u[i] - u[j]) * pe.SCALE[1]
+            )
             x = np.concatenate(
-                [
-                    u[i] * u[j] * pe.SCALE[0],
-                    np.abs(u[i] - u[j]) * pe.SCALE[1],
-                    [float(u[i] @ u[j]) * pe.SCALE[2]],
-                ]
+                [u[i] * u[j] * pe.SCALE[0], diff, [float(u[i] @ u[j]) * pe.SCALE[2]]]
             )
             z = model.weight @ x + model.bias
             p = np.exp(z - z.max())
@@ -173,9 +174,13 @@ def test_embedding_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("CAIC_CACHE", str(tmp_path))
     text = "a sentence only this test embeds"
     first = encoder.embed([text])
-    files = list((tmp_path / "lint-embeddings").rglob("*.f32"))
-    assert len(files) == 1
+    import sqlite3
+
+    db = tmp_path / "lint-embeddings" / "vectors.sqlite"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM vec").fetchone() == (1,)
     encoder._MEMORY.clear()
+    monkeypatch.setattr(encoder, "_engine", lambda *a, **k: pytest.fail("recomputed, not read"))
     again = encoder.embed([text])
     assert np.array_equal(first, again)
 
@@ -222,3 +227,82 @@ def test_learned_scorer_matches_the_training_features() -> None:
         v = pm.pair_vector(r.signals, r.embeddings, basis[0], basis, i=i, j=j)
         x = (np.array([v[n] for n in names]) - model.mean) / model.scale
         assert np.allclose(model.coef @ x + model.intercept, logits[:, i, j], atol=1e-3)
+
+
+def test_threaded_encoder_gives_the_sequential_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches on parallel threads (BLAS held to one thread) change nothing but speed."""
+    from caic.compiler.lint import encoder
+
+    texts = [f"gives {k} more careful answers about topic number {k}" for k in range(150)]
+    monkeypatch.setenv("CAIC_LINT_THREADS", "1")
+    one = encoder._engine("numpy", True)(texts)
+    monkeypatch.setenv("CAIC_LINT_THREADS", "2")
+    two = encoder._engine("numpy", True)(texts)
+    assert len(texts) > encoder._BATCH  # more than one batch, so threads really split it
+    assert np.abs(one - two).max() < 1e-6
+
+
+def test_scope_words_read_the_subject_phrase_only() -> None:
+    assert sm._scope_words("answers questions about job applications more completely") == {
+        "job",
+        "application",
+    }
+    assert sm._scope_words("errs on the side of caution in gray areas") == frozenset()
+    assert sm._scope_words("uses british spelling") == frozenset()
+
+
+def test_scope_twins_are_never_contradictions_and_rarely_duplicates() -> None:
+    """One request scoped to two subjects: the flags the encoder may give such a pair go;
+    a pair that differs outside the scope phrase keeps them; synonymous subjects stay
+    near-duplicates."""
+    preds = [
+        "answers questions about elections more completely",
+        "answers questions about cooking more completely",
+        "uses american spelling",
+        "uses british spelling",
+        "refuses to give instructions about firearms",
+        "refuses to give instructions about guns",
+    ]
+    n = len(preds)
+    is_c = ~np.eye(n, dtype=bool)
+    is_d = ~np.eye(n, dtype=bool)
+    sm._scope_twins(preds, is_c, is_d, None)
+    assert not is_c[0, 1] and not is_d[0, 1] and not is_c[1, 0]
+    assert is_c[2, 3] and is_d[2, 3]  # differ outside any scope phrase: left to the encoder
+    assert not is_c[4, 5] and is_d[4, 5]  # same request, synonymous subjects
+    assert is_c[0, 2] and is_d[0, 4]  # not twins: untouched
+
+
+def test_json_output_is_one_object_per_line() -> None:
+    import json
+
+    from caic.compiler.lint.output import to_json
+    from caic.errors import Diagnostic
+
+    diags = [
+        Diagnostic(code="CAI101", name="contradiction", message=f"m{k} “quoted”") for k in range(3)
+    ]
+    text = to_json(diags)
+    assert json.loads(text) == [d.as_json() for d in diags]
+    assert len(text.splitlines()) == 5 and "“" in text
+    assert to_json([]) == "[]"
+
+
+def test_missing_pair_encoder_file_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``CAIC_PAIR_ENCODER`` naming a missing file skips the pair rules visibly."""
+    from caic.compiler.lint import pair_encoder as pe
+    from caic.compiler.lint.engine import lint
+    from caic.constitution_lang import loads
+
+    bench = _bench()
+    monkeypatch.setenv("CAIC_PAIR_ENCODER", str(tmp_path / "absent.npz"))
+    pe.load.cache_clear()
+    try:
+        c = loads(bench.pair_constitution("the shortest", "the most detailed"), "<t>")
+        found = [d for d in lint(c, sources={}) if d.code in ("CAI101", "CAI102")]
+    finally:
+        monkeypatch.delenv("CAIC_PAIR_ENCODER")
+        pe.load.cache_clear()
+    assert found and all("absent.npz" in d.message and d.severity == "note" for d in found)

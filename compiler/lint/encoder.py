@@ -15,9 +15,10 @@ Two engines compute the same numbers:
   torch. ``tests/test_lint_pairs.py`` checks that both agree to 1e-5.
 
 Choose with ``CAIC_LINT_ENCODER=numpy|transformers``. Vectors are cached under
-``$CAIC_CACHE/lint-embeddings`` (default ``~/.cache/caic``), one file per text keyed by
-the SHA-256 of the model name and the text, so re-linting a file embeds only the
-principles that changed; the cache never changes a result, only how fast it comes.
+``$CAIC_CACHE/lint-embeddings/vectors.sqlite`` (default ``~/.cache/caic``), one row per
+text keyed by the SHA-256 of the model name (and tuned weights) and the text, so
+re-linting a file embeds only the principles that changed; the cache never changes a
+result, only how fast it comes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,17 @@ DIM = 384
 MAX_TOKENS = 128
 _BATCH = 64
 _CHUNK = 256
+
+
+def _threads() -> int:
+    """Worker threads for the numpy engine: ``CAIC_LINT_THREADS``, else the usable CPUs."""
+    env = os.environ.get("CAIC_LINT_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 class EncoderUnavailable(RuntimeError):
@@ -88,15 +99,23 @@ def merge_lora(weights: dict[str, np.ndarray], lora: Mapping[str, np.ndarray]) -
 class _NumpyMiniLM:
     """BERT forward pass in numpy over the packaged safetensors weights."""
 
-    def __init__(self, folder: Path, lora: Mapping[str, np.ndarray] | None = None) -> None:
-        from safetensors.numpy import load_file
+    def __init__(
+        self, folder: Path, lora: Mapping[str, np.ndarray] | None = None, layers: int = 6
+    ) -> None:
+        from safetensors import safe_open
         from tokenizers import Tokenizer
 
         self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tok.no_padding()
         self.tok.enable_truncation(MAX_TOKENS)
-        w = load_file(str(folder / "model.safetensors"))
-        g = {k.removeprefix("bert."): v.astype(np.float32) for k, v in w.items()}
+        g: dict[str, np.ndarray] = {}
+        with safe_open(str(folder / "model.safetensors"), framework="np") as f:
+            for k in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                name = k.removeprefix("bert.")
+                # Only the blocks that run: a tuned encoder may use the first few.
+                if name.startswith("encoder.layer.") and int(name.split(".")[2]) >= layers:
+                    continue
+                g[name] = f.get_tensor(k).astype(np.float32, copy=False)
         if lora is not None:
             merge_lora(g, lora)
         self.word = g["embeddings.word_embeddings.weight"]
@@ -105,7 +124,7 @@ class _NumpyMiniLM:
         self.ln0 = (g["embeddings.LayerNorm.weight"], g["embeddings.LayerNorm.bias"])
         self.layers: list[dict[str, Any]] = []
         i = 0
-        while f"encoder.layer.{i}.attention.self.query.weight" in g:
+        while f"encoder.layer.{i}.attention.self.query.weight" in g and i < layers:
             p = f"encoder.layer.{i}."
             q, k, v = (g[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value"))
             self.layers.append(
@@ -134,8 +153,9 @@ class _NumpyMiniLM:
         encs = self.tok.encode_batch(list(texts))
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         order = np.argsort([len(e.ids) for e in encs], kind="stable")
-        for s in range(0, len(texts), _BATCH):
-            idx = order[s : s + _BATCH]
+        batches = [order[s : s + _BATCH] for s in range(0, len(texts), _BATCH)]
+
+        def run(idx: np.ndarray) -> None:
             n = max(len(encs[i].ids) for i in idx)
             ids = np.zeros((len(idx), n), dtype=np.int64)
             mask = np.zeros((len(idx), n), dtype=np.float32)
@@ -146,6 +166,24 @@ class _NumpyMiniLM:
             hidden = self._forward(ids, mask)
             pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
             out[idx] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+        workers = min(_threads(), len(batches))
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - installed with scikit-learn
+            workers = 1
+        if workers < 2:
+            for idx in batches:
+                run(idx)
+            return out
+        # One batch per thread, BLAS single-threaded: numpy releases the GIL in matrix
+        # products and element-wise passes, and whole batches in parallel use two cores
+        # better than BLAS splitting each small product (1.76 s against 2.33 s for
+        # 1,000 principles on this project's 2-core machine).
+        from concurrent.futures import ThreadPoolExecutor
+
+        with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, batches))
         return out
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -184,29 +222,39 @@ def _layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU, as BERT uses; erf by Abramowitz & Stegun 7.1.26 (|err| < 1.5e-7)."""
-    a = np.minimum(np.abs(x) * np.float32(0.70710677), np.float32(6.0))  # clip: no denormals
-    t = 1.0 / (1.0 + np.float32(0.3275911) * a)
-    poly = t * (
-        np.float32(0.254829592)
-        + t
-        * (
-            np.float32(-0.284496736)
-            + t
-            * (
-                np.float32(1.421413741)
-                + t * (np.float32(-1.453152027) + t * np.float32(1.061405429))
-            )
-        )
-    )
-    erf = 1.0 - poly * np.exp(-a * a)
-    return x * np.float32(0.5) * (1.0 + np.copysign(erf, x))
+    """Exact (erf) GELU, as BERT uses: ``x * Phi(x)``, with ``erfc`` by Abramowitz & Stegun
+    7.1.26 (|err| < 1.5e-7). Written as in-place passes over one buffer pair: element-wise
+    numpy allocates a temporary per operation otherwise, and this ran longer than the
+    matrix products around it."""
+    f32 = np.float32
+    a = np.abs(x)
+    a *= f32(0.70710677)
+    np.minimum(a, f32(6.0), out=a)  # clip: no denormals in exp
+    t = a * f32(0.3275911)
+    t += f32(1.0)
+    np.reciprocal(t, out=t)
+    q = t * f32(1.061405429)
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        q += f32(c)
+        q *= t
+    np.multiply(a, a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    q *= a
+    q *= f32(-0.5)  # -erfc(|x|/sqrt 2)/2
+    q += f32(0.5)  # (1 + erf(|x|/sqrt 2))/2
+    np.copysign(q, x, out=q)
+    q += f32(0.5)  # Phi(x) = 1/2 + sign(x) erf(|x|/sqrt 2)/2
+    q *= x
+    return q
 
 
 class _TransformersMiniLM:
     """The reference engine: transformers' BertModel with mean pooling in torch."""
 
-    def __init__(self, folder: Path, lora: Mapping[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self, folder: Path, lora: Mapping[str, np.ndarray] | None = None, layers: int = 6
+    ) -> None:
         try:
             import torch
             from transformers import AutoModel, AutoTokenizer
@@ -217,6 +265,9 @@ class _TransformersMiniLM:
         self.torch = torch
         self.tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         self.model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
+        if layers < len(self.model.encoder.layer):
+            self.model.encoder.layer = self.model.encoder.layer[:layers]
+            self.model.config.num_hidden_layers = layers
         if lora is not None:
             state = {k: v.numpy() for k, v in self.model.state_dict().items()}
             merge_lora(state, lora)
@@ -245,19 +296,20 @@ class _TransformersMiniLM:
 def _engine(name: str, tuned: bool = False) -> Any:
     folder = model_dir()
     lora = None
+    layers = 6
     if tuned:
         from caic.compiler.lint.pair_encoder import load
 
         model = load()
         if model is None:
             raise EncoderUnavailable("no pair encoder is installed")
-        lora = model.lora
+        lora, layers = model.lora, model.layers
     if name == "transformers":
-        return _TransformersMiniLM(folder, lora)
+        return _TransformersMiniLM(folder, lora, layers)
     if name != "numpy":
         raise EncoderUnavailable(f"unknown CAIC_LINT_ENCODER `{name}` (numpy or transformers)")
     try:
-        return _NumpyMiniLM(folder, lora)
+        return _NumpyMiniLM(folder, lora, layers)
     except ImportError as e:  # pragma: no cover
         raise EncoderUnavailable("the numpy encoder needs `safetensors` and `tokenizers`") from e
 
@@ -273,21 +325,20 @@ def embed(texts: Sequence[str], engine: str | None = None, tuned: bool = False) 
     """
     engine = engine or os.environ.get("CAIC_LINT_ENCODER", "numpy")
     out = np.zeros((len(texts), DIM), dtype=np.float32)
-    folder = cache_dir()
-    todo: dict[str, list[int]] = {}
     salt = ""
     if tuned:
         from caic.compiler.lint.pair_encoder import load
 
         model = load()
         salt = model.sha256 if model is not None else ""
-    for i, t in enumerate(texts):
-        k = _key(t, salt)
+    keys = [_key(t, salt) for t in texts]
+    missing = sorted({k for k in keys if k not in _MEMORY})
+    store = _Store.open()
+    if missing and store is not None:
+        _MEMORY.update(store.get(missing))
+    todo: dict[str, list[int]] = {}
+    for i, (t, k) in enumerate(zip(texts, keys, strict=True)):
         v = _MEMORY.get(k)
-        if v is None and folder is not None:
-            v = _read(folder, k)
-            if v is not None:
-                _MEMORY[k] = v
         if v is None:
             todo.setdefault(t, []).append(i)
         else:
@@ -295,31 +346,65 @@ def embed(texts: Sequence[str], engine: str | None = None, tuned: bool = False) 
     if todo:
         fresh = list(todo)
         vecs = _engine(engine, tuned)(fresh)
+        new: dict[str, np.ndarray] = {}
         for t, v in zip(fresh, vecs, strict=True):
             k = _key(t, salt)
-            _MEMORY[k] = v
+            _MEMORY[k] = new[k] = v
             out[todo[t]] = v
-            if folder is not None:
-                _write(folder, k, v)
+        if store is not None:
+            store.put(new)
     return out
 
 
-def _read(folder: Path, key: str) -> np.ndarray | None:
-    path = folder / key[:2] / f"{key}.f32"
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if len(data) != DIM * 4:
-        return None
-    return np.frombuffer(data, dtype=np.float32).copy()
+class _Store:
+    """The on-disk cache: one SQLite file, ``key -> float32 bytes``.
 
+    One transaction per lint run instead of a file per text (a thousand small files
+    took longer to write than the model took to run). SQLite serialises writers, so two
+    ``caic lint`` processes can share it; any failure only turns the cache off.
+    """
 
-def _write(folder: Path, key: str, vec: np.ndarray) -> None:
-    path = folder / key[:2] / f"{key}.f32"
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(np.asarray(vec, dtype=np.float32).tobytes())
-        os.replace(tmp, path)
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    @classmethod
+    def open(cls) -> _Store | None:
+        folder = cache_dir()
+        if folder is None:
+            return None
+        import sqlite3
+
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(folder / "vectors.sqlite", timeout=10)
+            conn.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, data BLOB)")
+        except (OSError, sqlite3.Error):
+            return None
+        return cls(conn)
+
+    def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        import sqlite3
+
+        found: dict[str, np.ndarray] = {}
+        try:
+            for s in range(0, len(keys), 500):
+                chunk = list(keys[s : s + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self.conn.execute(
+                    f"SELECT key, data FROM vec WHERE key IN ({marks})", chunk
+                ).fetchall()
+                for k, data in rows:
+                    if len(data) == DIM * 4:
+                        found[k] = np.frombuffer(data, dtype=np.float32).copy()
+        except sqlite3.Error:
+            return {}
+        return found
+
+    def put(self, vecs: Mapping[str, np.ndarray]) -> None:
+        import sqlite3
+
+        with contextlib.suppress(sqlite3.Error), self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO vec (key, data) VALUES (?, ?)",
+                [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in vecs.items()],
+            )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ FILE = Path(__file__).with_name("pair_encoder.npz")
 CLASSES = ("compatible", "contradiction", "duplicate")
 SCALE = (384.0, 19.6, 5.0)
 """Feature scales (``u*v``, ``|u-v|``, ``u.v``), as in training."""
+SCALE_SQ = 192.0
+"""Scale of ``(u-v)**2`` when the head reads the squared difference instead of ``|u-v|``."""
 _ROWS = 64
 
 
@@ -43,22 +46,44 @@ class PairEncoder:
     """Head weights, (3, 769): classes x [u*v, |u-v|, u.v]."""
     bias: np.ndarray
     """Head bias, (3,)."""
+    layers: int
+    """Encoder blocks that run (the first ``layers`` of MiniLM's six)."""
+    squared: bool
+    """The head reads ``(u-v)**2`` (else ``|u-v|``)."""
     sha256: str
     """Hash of the file, part of the embedding cache key."""
 
 
+def path() -> Path:
+    """The shipped weights, or the file ``CAIC_PAIR_ENCODER`` names (a model fitted by
+    ``benchmarks/train_pair_encoder.py --save``)."""
+    return Path(os.environ.get("CAIC_PAIR_ENCODER") or FILE)
+
+
 @functools.lru_cache(maxsize=1)
 def load() -> PairEncoder | None:
-    """The shipped pair encoder, or ``None`` when the file is absent."""
-    if not FILE.is_file():
+    """The pair encoder, or ``None`` when the file is absent."""
+    file = path()
+    if not file.is_file():
+        if os.environ.get("CAIC_PAIR_ENCODER"):
+            from caic.compiler.lint.encoder import EncoderUnavailable
+
+            raise EncoderUnavailable(f"CAIC_PAIR_ENCODER: no such file: {file}")
         return None
-    data = FILE.read_bytes()
-    with np.load(FILE) as z:
+    data = file.read_bytes()
+    with np.load(file) as z:
         arrays = {k: z[k] for k in z.files}
     weight = arrays.pop("head.weight").astype(np.float32)
     bias = arrays.pop("head.bias").astype(np.float32)
+    layers = int(arrays.pop("layers", 6))
+    squared = bool(arrays.pop("diff", 0))
     return PairEncoder(
-        lora=arrays, weight=weight, bias=bias, sha256=hashlib.sha256(data).hexdigest()
+        lora=arrays,
+        weight=weight,
+        bias=bias,
+        layers=layers,
+        squared=squared,
+        sha256=hashlib.sha256(data).hexdigest(),
     )
 
 
@@ -79,15 +104,22 @@ def pair_probabilities(u: np.ndarray) -> np.ndarray:
         raise EncoderUnavailable("no pair encoder is installed")
     n = len(u)
     w_prod = model.weight[:, :DIM] * SCALE[0]
-    w_abs = model.weight[:, DIM : 2 * DIM] * SCALE[1]
+    w_diff = model.weight[:, DIM : 2 * DIM] * (SCALE_SQ if model.squared else SCALE[1])
     w_dot = model.weight[:, 2 * DIM] * SCALE[2]
     dot = u @ u.T
     logits = np.empty((len(CLASSES), n, n), dtype=np.float32)
-    for k in range(len(CLASSES)):
-        logits[k] = (u * w_prod[k]) @ u.T + w_dot[k] * dot + model.bias[k]
-    for s in range(0, n, _ROWS):
-        diff = np.abs(u[s : s + _ROWS, None, :] - u[None, :, :])  # rows x n x DIM
-        logits[:, s : s + _ROWS] += np.einsum("rnd,kd->krn", diff, w_abs, optimize=True)
+    if model.squared:
+        # w.(u-v)**2 = w.u**2 + w.v**2 - 2 (u*w).v: the whole head is matrix products.
+        unary = (u * u) @ w_diff.T  # n x classes
+        for k in range(len(CLASSES)):
+            logits[k] = (u * (w_prod[k] - 2.0 * w_diff[k])) @ u.T + w_dot[k] * dot
+            logits[k] += unary[:, k, None] + unary[None, :, k] + model.bias[k]
+    else:
+        for k in range(len(CLASSES)):
+            logits[k] = (u * w_prod[k]) @ u.T + w_dot[k] * dot + model.bias[k]
+        for s in range(0, n, _ROWS):
+            diff = np.abs(u[s : s + _ROWS, None, :] - u[None, :, :])  # rows x n x DIM
+            logits[:, s : s + _ROWS] += np.einsum("rnd,kd->krn", diff, w_diff, optimize=True)
     z = logits - logits.max(0, keepdims=True)
     prob = np.exp(z)
     prob /= prob.sum(0, keepdims=True)

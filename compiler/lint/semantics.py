@@ -609,6 +609,7 @@ def _decide_learned(preds: list[str], engine: str | None) -> PairScores:
     np.fill_diagonal(is_c, False)
     np.fill_diagonal(is_d, False)
     _scale_clashes(preds, prob, is_c, is_d)
+    _scope_twins(preds, is_c, is_d, engine)
     n = len(preds)
     return PairScores(
         contradiction=np.where(is_c, np.maximum(prob[c], 0.01), 0.0).astype(np.float32),
@@ -634,10 +635,6 @@ def _head_poles(text: str) -> dict[str, set[int]]:
     return out
 
 
-def _opposed(a: dict[str, set[int]], b: dict[str, set[int]]) -> bool:
-    return any(-p in b.get(sc, ()) for sc, ps in a.items() for p in ps)
-
-
 def _scale_clashes(preds: list[str], prob: np.ndarray, is_c: np.ndarray, is_d: np.ndarray) -> None:
     """Where the encoder and the antonym lexicon disagree, the lexicon's poles win.
 
@@ -651,12 +648,127 @@ def _scale_clashes(preds: list[str], prob: np.ndarray, is_c: np.ndarray, is_d: n
     c = pe.CLASSES.index("contradiction")
     cand_mask = is_d | (~is_c & (prob[c] >= SCALE_CANDIDATE))
     np.fill_diagonal(cand_mask, False)
-    cand = np.argwhere(np.triu(cand_mask, 1))
-    poles = {int(k): _head_poles(preds[int(k)]) for k in np.unique(cand)}
+    rows = np.flatnonzero(cand_mask.any(1))
+    if len(rows) == 0:
+        return
+    poles = [_head_poles(preds[int(k)]) for k in rows]
+    scales = {sc: k for k, sc in enumerate(sorted({sc for p in poles for sc in p}))}
+    if not scales:
+        return
+    # Text x scale indicators of each pole: opposite poles are two matrix products.
+    pos = np.zeros((len(preds), len(scales)), dtype=np.float32)
+    neg = np.zeros_like(pos)
+    for k, p in zip(rows, poles, strict=True):
+        for sc, ps in p.items():
+            if any(x > 0 for x in ps):
+                pos[k, scales[sc]] = 1.0
+            if any(x < 0 for x in ps):
+                neg[k, scales[sc]] = 1.0
+    flip = cand_mask & ((pos @ neg.T + neg @ pos.T) > 0)
+    is_d &= ~flip
+    is_c |= flip
+
+
+_SCOPE = re.compile(
+    r"\b(?:about|regarding|concerning|around|on|covering|involving|involved in)\s+(.+?)"
+    r"(?=\s*(?:$|[,;.]|\b(?:that|when|if|which|who|where|whose|while|more|less|so|because"
+    r"|than|rather|instead|without)\b))"
+)
+_NOT_SCOPE_BEFORE_ON = frozenset(
+    [
+        "focus",
+        "focuses",
+        "focusing",
+        "err",
+        "errs",
+        "erring",
+        "insist",
+        "insists",
+        "rely",
+        "relies",
+        "depend",
+        "depends",
+        "based",
+        "dwell",
+        "dwells",
+        "concentrate",
+        "concentrates",
+        "lean",
+        "leans",
+        "center",
+        "centers",
+        "centre",
+        "centres",
+        "side",
+    ]
+)
+"""``on`` after these words is part of the request (``errs on the side of caution``,
+``focuses on strengths``), not the subject it is scoped to."""
+SCOPE_TWIN_SIMILARITY = 0.7
+"""Scope twins stay near-duplicates only when their subjects, embedded by the tuned
+encoder, are at least this close: ``firearm`` / ``gun`` 0.88, ``medical question`` /
+``health question`` 0.85, ``privacy`` / ``personal data`` 0.73 stay; ``cooking`` /
+``chemistry`` 0.62, ``hacking`` / ``malware`` 0.64 do not (measured on the shipped
+encoder)."""
+
+
+def _content(text: str) -> frozenset[str]:
+    return frozenset(lx.lemma(w) for w in _WORD.findall(text)) - lx.FILLER - _PREPOSITIONS
+
+
+def _scope_words(text: str) -> frozenset[str]:
+    """Content lemmas of the subject phrases a principle is scoped to (``... about X``)."""
+    out: set[str] = set()
+    for m in _SCOPE.finditer(text):
+        before = text[: m.start()].split()
+        if m.group(0).startswith("on") and before and before[-1] in _NOT_SCOPE_BEFORE_ON:
+            continue
+        out |= _content(m.group(1))
+    return frozenset(out)
+
+
+def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: str | None) -> None:
+    """Clear flags between one request scoped to two different subjects.
+
+    ``answers questions about elections more completely`` and ``answers questions about
+    privacy more completely`` share every word but the subject of their ``about``
+    phrase. The same request cannot pull against itself, so such a pair is never a
+    contradiction; it is a near-duplicate only when the two subjects mean nearly the
+    same (``bioweapons`` / ``biological weapons``). A large constitution written from
+    templates is full of these pairs, and the encoder, reading mostly shared words,
+    flags some of them. Requests that differ in a word outside the scope phrase
+    (``uses American spelling`` / ``uses British spelling``) are left to the encoder.
+    """
+    cand = np.argwhere(np.triu(is_c | is_d, 1))
+    if len(cand) == 0:
+        return
+    content: dict[int, frozenset[str]] = {}
+    scope: dict[int, frozenset[str]] = {}
+    twins: list[tuple[int, int, str, str]] = []
     for i, j in cand:
-        if _opposed(poles[int(i)], poles[int(j)]):
+        i, j = int(i), int(j)
+        for k in (i, j):
+            if k not in content:
+                content[k] = _content(preds[k])
+                scope[k] = _scope_words(preds[k])
+        a, b = content[i], content[j]
+        union = a | b
+        if not union or len(a & b) / len(union) < RESIDUAL_OVERLAP:
+            continue
+        ra, rb = a - b, b - a
+        if ra and rb and ra <= scope[i] and rb <= scope[j]:
+            twins.append((i, j, " ".join(sorted(ra)), " ".join(sorted(rb))))
+    if not twins:
+        return
+    from caic.compiler.lint.encoder import embed
+
+    subjects = sorted({t for _, _, ra, rb in twins for t in (ra, rb)})
+    vec = embed(subjects, engine, tuned=True)
+    at = {t: k for k, t in enumerate(subjects)}
+    for i, j, ra, rb in twins:
+        is_c[i, j] = is_c[j, i] = False
+        if float(vec[at[ra]] @ vec[at[rb]]) < SCOPE_TWIN_SIMILARITY:
             is_d[i, j] = is_d[j, i] = False
-            is_c[i, j] = is_c[j, i] = True
 
 
 RESIDUAL_OVERLAP = 0.5
