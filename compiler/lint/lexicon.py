@@ -471,6 +471,8 @@ PHRASES: tuple[tuple[str, str], ...] = (
     (r"\bmore likely\b", "more"),
 )
 _PHRASES = tuple((re.compile(p), r) for p, r in PHRASES)
+_ANY_PHRASE = re.compile("|".join(f"(?:{p})" for p, _ in PHRASES))
+"""One search says whether any rewrite applies; most texts need none."""
 
 _IRREGULAR = {
     "better": "better",
@@ -638,6 +640,8 @@ def _stem(w: str) -> str:
 
 def rewrite_phrases(text: str) -> str:
     """Rewrite the phrasal verbs and fixed expressions of :data:`PHRASES`."""
+    if not _ANY_PHRASE.search(text):
+        return text
     for pat, rep in _PHRASES:
         text = pat.sub(rep, text)
     return text
@@ -646,8 +650,24 @@ def rewrite_phrases(text: str) -> str:
 _NEGATING_PREFIXES = ("un", "in", "im", "ir", "il", "dis", "non-", "non")
 
 
+class _WordNetTable:
+    """The shipped WordNet antonym table, read once; entries are turned into
+    ``(scale, pole)`` tuples when looked up (building all 19,000 up front took longer
+    than linting a small constitution)."""
+
+    def __init__(self, names: list[str], words: dict[str, list[list[int]]]) -> None:
+        self.names = names
+        self.words = words
+
+    def get(self, word: str) -> tuple[tuple[str, int], ...]:
+        entries = self.words.get(word)
+        if not entries:
+            return ()
+        return tuple((self.names[i], p) for i, p in entries)
+
+
 @functools.cache
-def _wordnet() -> dict[str, tuple[tuple[str, int], ...]]:
+def _wordnet() -> _WordNetTable:
     """word → ((``wn:a|b``, pole), ...) from the shipped WordNet antonym table."""
     from importlib import resources
 
@@ -658,10 +678,9 @@ def _wordnet() -> dict[str, tuple[tuple[str, int], ...]]:
             .read_text(encoding="utf-8")
         )
     except (OSError, ModuleNotFoundError):  # pragma: no cover - broken install
-        return {}
+        return _WordNetTable([], {})
     table = json.loads(raw)
-    names = ["wn:" + n for n in table["scales"]]
-    return {w: tuple((names[i], p) for i, p in entries) for w, entries in table["words"].items()}
+    return _WordNetTable(["wn:" + n for n in table["scales"]], table["words"])
 
 
 def _affixes(w: str, look: object) -> tuple[tuple[str, int], ...]:

@@ -106,21 +106,23 @@ def pair_probabilities(u: np.ndarray) -> np.ndarray:
     w_prod = model.weight[:, :DIM] * SCALE[0]
     w_diff = model.weight[:, DIM : 2 * DIM] * (SCALE_SQ if model.squared else SCALE[1])
     w_dot = model.weight[:, 2 * DIM] * SCALE[2]
-    dot = u @ u.T
     logits = np.empty((len(CLASSES), n, n), dtype=np.float32)
     if model.squared:
-        # w.(u-v)**2 = w.u**2 + w.v**2 - 2 (u*w).v: the whole head is matrix products.
-        unary = (u * u) @ w_diff.T  # n x classes
+        # w.(u-v)**2 = w.u**2 + w.v**2 - 2 (u*w).v, and w_dot u.v = (u*w_dot).v: the
+        # whole head is one matrix product per class plus a term per row and column.
+        unary = (u * u) @ w_diff.T + 0.5 * model.bias  # n x classes
         for k in range(len(CLASSES)):
-            logits[k] = (u * (w_prod[k] - 2.0 * w_diff[k])) @ u.T + w_dot[k] * dot
-            logits[k] += unary[:, k, None] + unary[None, :, k] + model.bias[k]
+            np.matmul(u * (w_prod[k] - 2.0 * w_diff[k] + w_dot[k]), u.T, out=logits[k])
+            logits[k] += unary[:, k, None]
+            logits[k] += unary[None, :, k]
     else:
+        dot = u @ u.T
         for k in range(len(CLASSES)):
             logits[k] = (u * w_prod[k]) @ u.T + w_dot[k] * dot + model.bias[k]
         for s in range(0, n, _ROWS):
             diff = np.abs(u[s : s + _ROWS, None, :] - u[None, :, :])  # rows x n x DIM
             logits[:, s : s + _ROWS] += np.einsum("rnd,kd->krn", diff, w_diff, optimize=True)
-    z = logits - logits.max(0, keepdims=True)
-    prob = np.exp(z)
+    logits -= logits.max(0, keepdims=True)
+    prob = np.exp(logits, out=logits)
     prob /= prob.sum(0, keepdims=True)
     return prob

@@ -704,12 +704,12 @@ _NOT_SCOPE_BEFORE_ON = frozenset(
 )
 """``on`` after these words is part of the request (``errs on the side of caution``,
 ``focuses on strengths``), not the subject it is scoped to."""
-SCOPE_TWIN_SIMILARITY = 0.7
-"""Scope twins stay near-duplicates only when their subjects, embedded by the tuned
-encoder, are at least this close: ``firearm`` / ``gun`` 0.88, ``medical question`` /
-``health question`` 0.85, ``privacy`` / ``personal data`` 0.73 stay; ``cooking`` /
-``chemistry`` 0.62, ``hacking`` / ``malware`` 0.64 do not (measured on the shipped
-encoder)."""
+SCOPE_TWIN_SIMILARITY = 0.6
+"""Scope twins stay near-duplicates only when their subjects, embedded by the plain
+all-MiniLM-L6-v2 (a similarity model, and unchanged when the pair encoder is retrained),
+are at least this close: ``firearm`` / ``gun`` 0.83, ``medical question`` / ``health
+question`` 0.73, ``election`` / ``politics`` 0.71 stay; ``cooking`` / ``chemistry`` 0.36,
+``hacking`` / ``malware`` 0.40 do not."""
 
 
 def _content(text: str) -> frozenset[str]:
@@ -734,7 +734,7 @@ def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: s
     privacy more completely`` share every word but the subject of their ``about``
     phrase. The same request cannot pull against itself, so such a pair is never a
     contradiction; it is a near-duplicate only when the two subjects mean nearly the
-    same (``bioweapons`` / ``biological weapons``). A large constitution written from
+    same (``firearms`` / ``guns``). A large constitution written from
     templates is full of these pairs, and the encoder, reading mostly shared words,
     flags some of them. Requests that differ in a word outside the scope phrase
     (``uses American spelling`` / ``uses British spelling``) are left to the encoder.
@@ -763,7 +763,7 @@ def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: s
     from caic.compiler.lint.encoder import embed
 
     subjects = sorted({t for _, _, ra, rb in twins for t in (ra, rb)})
-    vec = embed(subjects, engine, tuned=True)
+    vec = embed(subjects, engine)
     at = {t: k for k, t in enumerate(subjects)}
     for i, j, ra, rb in twins:
         is_c[i, j] = is_c[j, i] = False
