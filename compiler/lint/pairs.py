@@ -56,8 +56,10 @@ def contradiction(ctx: LintContext) -> Iterator[Diagnostic]:
 
     A judge given one of them prefers the response the other one rejects, so the reward
     model learns noise wherever both apply. Detected from meaning, not a word list: a
-    sentence encoder (all-MiniLM-L6-v2) fine-tuned on labelled principle pairs reads
-    both judge texts and classifies the pair; ``--deep`` also asks a model. When a
+    sentence encoder (the first blocks of all-MiniLM-L6-v2) fine-tuned on labelled
+    principle pairs reads both judge texts and classifies the pair; the same request
+    scoped to two different subjects (``... about elections`` / ``... about cooking``) is
+    never a contradiction; ``--deep`` also asks a model. When a
     ``priority`` chain orders the two categories, or a ``tension`` block names the pair,
     the conflict is settled and reported as a note naming the winner.
 

@@ -752,9 +752,9 @@ def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: s
                 content[k] = _content(preds[k])
                 scope[k] = _scope_words(preds[k])
         a, b = content[i], content[j]
-        union = a | b
-        if not union or len(a & b) / len(union) < RESIDUAL_OVERLAP:
+        if len(a & b) < 2:
             continue
+        # Every word outside the scope phrases is shared: the request is the same.
         ra, rb = a - b, b - a
         if ra and rb and ra <= scope[i] and rb <= scope[j]:
             twins.append((i, j, " ".join(sorted(ra)), " ".join(sorted(rb))))
