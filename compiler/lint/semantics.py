@@ -762,12 +762,12 @@ def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: s
         return
     from caic.compiler.lint.encoder import embed
 
-    subjects = sorted({t for _, _, ra, rb in twins for t in (ra, rb)})
+    subjects = sorted({t for _, _, sa, sb in twins for t in (sa, sb)})
     vec = embed(subjects, engine)
     at = {t: k for k, t in enumerate(subjects)}
-    for i, j, ra, rb in twins:
+    for i, j, sa, sb in twins:
         is_c[i, j] = is_c[j, i] = False
-        if float(vec[at[ra]] @ vec[at[rb]]) < SCOPE_TWIN_SIMILARITY:
+        if float(vec[at[sa]] @ vec[at[sb]]) < SCOPE_TWIN_SIMILARITY:
             is_d[i, j] = is_d[j, i] = False
 
 
