@@ -96,26 +96,37 @@ def merge_lora(weights: dict[str, np.ndarray], lora: Mapping[str, np.ndarray]) -
             weights[f"encoder.{key}.weight"] = weights[f"encoder.{key}.weight"] + scale * (b @ a)
 
 
+@functools.lru_cache(maxsize=1)
+def _tensors(path: str) -> dict[str, np.ndarray]:
+    """The packaged weights as float32 arrays, read once per process: the plain and the
+    tuned engine share them (``merge_lora`` replaces arrays, it never writes into them)."""
+    from safetensors import safe_open
+
+    with safe_open(path, framework="np") as f:
+        return {
+            k.removeprefix("bert."): f.get_tensor(k).astype(np.float32, copy=False)
+            for k in f.keys()  # noqa: SIM118 - safe_open is not a mapping
+        }
+
+
 class _NumpyMiniLM:
     """BERT forward pass in numpy over the packaged safetensors weights."""
 
     def __init__(
         self, folder: Path, lora: Mapping[str, np.ndarray] | None = None, layers: int = 6
     ) -> None:
-        from safetensors import safe_open
         from tokenizers import Tokenizer
 
         self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tok.no_padding()
         self.tok.enable_truncation(MAX_TOKENS)
-        g: dict[str, np.ndarray] = {}
-        with safe_open(str(folder / "model.safetensors"), framework="np") as f:
-            for k in f.keys():  # noqa: SIM118 - safe_open is not a mapping
-                name = k.removeprefix("bert.")
-                # Only the blocks that run: a tuned encoder may use the first few.
-                if name.startswith("encoder.layer.") and int(name.split(".")[2]) >= layers:
-                    continue
-                g[name] = f.get_tensor(k).astype(np.float32, copy=False)
+        # Only the blocks that run (a tuned encoder may use the first few); a shallow
+        # copy, so merging LoRA below leaves the shared tensors as they are.
+        g = {
+            name: v
+            for name, v in _tensors(str(folder / "model.safetensors")).items()
+            if not (name.startswith("encoder.layer.") and int(name.split(".")[2]) >= layers)
+        }
         if lora is not None:
             merge_lora(g, lora)
         self.word = g["embeddings.word_embeddings.weight"]
