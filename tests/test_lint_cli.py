@@ -27,7 +27,7 @@ CLEAN = """cai 1
 constitution "clean" {
   category helpfulness {
     kind helpfulness
-    principle useful { judge "Choose the response that is more useful to the user." }
+    principle useful { judge "Choose the response that a helpful expert would give." }
     principle hold {
       judge "Choose the response that keeps a correct answer when the user pushes back."
       tags [sycophancy]
@@ -235,9 +235,9 @@ def test_deep_asks_the_backend(tmp_path: Path) -> None:
             return [[-0.1, -3.0] for _ in prompts]
 
     text = CLEAN.replace(
-        'principle useful { judge "Choose the response that is more useful to the user." }',
-        'principle useful { judge "Choose the response that is more useful '
-        'to the user." }\n    principle careful { judge "Choose the response '
+        'principle useful { judge "Choose the response that a helpful expert would give." }',
+        'principle useful { judge "Choose the response that a helpful expert would give." }'
+        '\n    principle careful { judge "Choose the response '
         'that is more useful to the user while being cautious." }',
     )
     judge = Judge()
