@@ -276,20 +276,13 @@ def template_pairs(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
                 g = rng.choice(names)
                 k, m = two_wordings(g)
                 a, b, label = text(g, k, s), text(g, m, s), "duplicate"
-            elif kind == "contradiction":
-                g, h = rng.choice(opposed)
+            elif kind in ("contradiction", "same-subject"):
+                g, h = rng.choice(opposed if kind == "contradiction" else unrelated)
                 a, b = (
                     text(g, rng.randrange(len(GROUPS[g])), s),
                     text(h, rng.randrange(len(GROUPS[h])), s),
                 )
-                label = "contradiction"
-            elif kind == "same-subject":
-                g, h = rng.choice(unrelated)
-                a, b = (
-                    text(g, rng.randrange(len(GROUPS[g])), s),
-                    text(h, rng.randrange(len(GROUPS[h])), s),
-                )
-                label = "compatible"
+                label = "contradiction" if kind == "contradiction" else "compatible"
             else:
                 t = rng.choice([x for x in SUBJECTS if x != s])
                 g = rng.choice(names)

@@ -348,10 +348,12 @@ def embed(texts: Sequence[str], engine: str | None = None, tuned: bool = False) 
     if missing and store is not None:
         _MEMORY.update(store.get(missing))
     todo: dict[str, list[int]] = {}
+    key_of: dict[str, str] = {}
     for i, (t, k) in enumerate(zip(texts, keys, strict=True)):
         v = _MEMORY.get(k)
         if v is None:
             todo.setdefault(t, []).append(i)
+            key_of[t] = k
         else:
             out[i] = v
     if todo:
@@ -359,8 +361,7 @@ def embed(texts: Sequence[str], engine: str | None = None, tuned: bool = False) 
         vecs = _engine(engine, tuned)(fresh)
         new: dict[str, np.ndarray] = {}
         for t, v in zip(fresh, vecs, strict=True):
-            k = _key(t, salt)
-            _MEMORY[k] = new[k] = v
+            _MEMORY[key_of[t]] = new[key_of[t]] = v
             out[todo[t]] = v
         if store is not None:
             store.put(new)

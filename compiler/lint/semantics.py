@@ -298,29 +298,32 @@ def _stance(clause: str) -> Stance | None:
     )
 
 
+def _pole_indicators(
+    rows: Sequence[Sequence[tuple[str, int]]], index: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row x scale indicators of the positive and the negative poles each row sits at
+    (scales missing from ``index`` are left out): opposite poles of two rows are then
+    ``pos @ neg.T + neg @ pos.T``."""
+    pos = np.zeros((len(rows), len(index)), dtype=np.float32)
+    neg = np.zeros_like(pos)
+    for i, poles in enumerate(rows):
+        for sc, p in poles:
+            k = index.get(sc)
+            if k is not None:
+                (pos if p > 0 else neg)[i, k] = 1.0
+    return pos, neg
+
+
 def _scale_relations(flat: Sequence[Stance]) -> tuple[np.ndarray, np.ndarray]:
     """Stance × stance: (opposite head poles on some scale, same pole on some scale).
 
     Poles are laid out as stance × scale indicator matrices, so both relations are two
     matrix products instead of a loop over scales or pairs.
     """
-    m = len(flat)
-
-    def indicators(
-        rows: list[tuple[tuple[str, int], ...]], index: dict[str, int]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        pos = np.zeros((m, len(index)), dtype=np.float32)
-        neg = np.zeros((m, len(index)), dtype=np.float32)
-        for i, poles in enumerate(rows):
-            for sc, p in poles:
-                k = index.get(sc)
-                if k is not None:
-                    (pos if p > 0 else neg)[i, k] = 1.0
-        return pos, neg
 
     hand = {sc: k for k, sc in enumerate(sorted({sc for s in flat for sc, _ in s.related}))}
-    hp, hn = indicators([s.poles for s in flat], hand)
-    rp, rn = indicators([s.related for s in flat], hand)
+    hp, hn = _pole_indicators([s.poles for s in flat], hand)
+    rp, rn = _pole_indicators([s.related for s in flat], hand)
     hit = (hp @ hn.T + hn @ hp.T) > 0
     # Agreement needs a head word on at least one side (`protects privacy` / `keeps data
     # private`); two words deep in the objects say little about what is asked.
@@ -333,7 +336,7 @@ def _scale_relations(flat: Sequence[Stance]) -> tuple[np.ndarray, np.ndarray]:
             counts[sc] = counts.get(sc, 0) + 1
     shared = {sc: k for k, sc in enumerate(sorted(k for k, v in counts.items() if v > 1))}
     if shared:
-        wp, wn = indicators([s.antonyms for s in flat], shared)
+        wp, wn = _pole_indicators([s.antonyms for s in flat], shared)
         hit |= (wp @ wn.T + wn @ wp.T) > 0
         agree |= (wp @ wp.T + wn @ wn.T) > 0
     return hit, agree
@@ -651,20 +654,14 @@ def _scale_clashes(preds: list[str], prob: np.ndarray, is_c: np.ndarray, is_d: n
     rows = np.flatnonzero(cand_mask.any(1))
     if len(rows) == 0:
         return
-    poles = [_head_poles(preds[int(k)]) for k in rows]
-    scales = {sc: k for k, sc in enumerate(sorted({sc for p in poles for sc in p}))}
+    poles = [[(sc, p) for sc, ps in _head_poles(preds[int(k)]).items() for p in ps] for k in rows]
+    scales = {sc: k for k, sc in enumerate(sorted({sc for row in poles for sc, _ in row}))}
     if not scales:
         return
-    # Text x scale indicators of each pole: opposite poles are two matrix products.
-    pos = np.zeros((len(preds), len(scales)), dtype=np.float32)
-    neg = np.zeros_like(pos)
-    for k, p in zip(rows, poles, strict=True):
-        for sc, ps in p.items():
-            if any(x > 0 for x in ps):
-                pos[k, scales[sc]] = 1.0
-            if any(x < 0 for x in ps):
-                neg[k, scales[sc]] = 1.0
-    flip = cand_mask & ((pos @ neg.T + neg @ pos.T) > 0)
+    pos, neg = _pole_indicators(poles, scales)
+    flip = np.zeros_like(cand_mask)
+    flip[np.ix_(rows, rows)] = (pos @ neg.T + neg @ pos.T) > 0  # cand_mask is symmetric
+    flip &= cand_mask
     is_d &= ~flip
     is_c |= flip
 
@@ -758,16 +755,9 @@ def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: s
         ra, rb = a - b, b - a
         if ra and rb and ra <= scope[i] and rb <= scope[j]:
             twins.append((i, j, " ".join(sorted(ra)), " ".join(sorted(rb))))
-    if not twins:
-        return
-    from caic.compiler.lint.encoder import embed
-
-    subjects = sorted({t for _, _, sa, sb in twins for t in (sa, sb)})
-    vec = embed(subjects, engine)
-    at = {t: k for k, t in enumerate(subjects)}
-    for i, j, sa, sb in twins:
+    for (i, j, _, _), cos in zip(twins, _residual_cosines(twins, engine), strict=True):
         is_c[i, j] = is_c[j, i] = False
-        if float(vec[at[sa]] @ vec[at[sb]]) < SCOPE_TWIN_SIMILARITY:
+        if cos < SCOPE_TWIN_SIMILARITY:
             is_d[i, j] = is_d[j, i] = False
 
 
@@ -790,15 +780,10 @@ def _drop_template_twins(
     point. For candidate pairs that share most words, the words they do *not* share are
     embedded on their own; if those disagree, the pair is not a duplicate.
     """
-    from caic.compiler.lint.encoder import embed
-
     cand = np.argwhere(np.triu(duplicate >= threshold, 1))
     if len(cand) == 0:
         return
-    words = [
-        frozenset(lx.lemma(w) for s in g for w in _WORD.findall(s.text)) - lx.FILLER - _PREPOSITIONS
-        for g in per
-    ]
+    words = [_content(" ".join(s.text for s in g)) for g in per]
     todo: list[tuple[int, int, str, str]] = []
     for i, j in cand:
         a, b = words[i], words[j]
@@ -808,14 +793,22 @@ def _drop_template_twins(
         ra, rb = " ".join(sorted(a - b)), " ".join(sorted(b - a))
         if ra and rb:
             todo.append((int(i), int(j), ra, rb))
+    for (i, j, _, _), cos in zip(todo, _residual_cosines(todo, engine), strict=True):
+        if cos < RESIDUAL_SIMILARITY:
+            duplicate[i, j] = duplicate[j, i] = 0.0
+
+
+def _residual_cosines(todo: Sequence[tuple[int, int, str, str]], engine: str | None) -> list[float]:
+    """Plain-MiniLM cosine of the two residual texts of each ``(i, j, ra, rb)``, each
+    distinct text embedded once."""
     if not todo:
-        return
+        return []
+    from caic.compiler.lint.encoder import embed
+
     texts = sorted({t for _, _, ra, rb in todo for t in (ra, rb)})
     vecs = embed(texts, engine)
     at = {t: k for k, t in enumerate(texts)}
-    for i, j, ra, rb in todo:
-        if float(vecs[at[ra]] @ vecs[at[rb]]) < RESIDUAL_SIMILARITY:
-            duplicate[i, j] = duplicate[j, i] = 0.0
+    return [float(vecs[at[ra]] @ vecs[at[rb]]) for _, _, ra, rb in todo]
 
 
 def _reduce_max(m: np.ndarray, starts: np.ndarray) -> np.ndarray:
