@@ -306,3 +306,61 @@ def test_missing_pair_encoder_file_is_reported(
         monkeypatch.delenv("CAIC_PAIR_ENCODER")
         pe.load.cache_clear()
     assert found and all("absent.npz" in d.message and d.severity == "note" for d in found)
+
+
+def test_pruned_feed_forward_numpy_matches_transformers() -> None:
+    """A pair encoder trained with ``--ffn K`` keeps K feed-forward neurons per block:
+    both engines drop the same ones, and dropping them really changes the vectors."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    from caic.compiler.lint import encoder
+
+    rng = np.random.default_rng(0)
+    keep = [np.sort(rng.choice(1536, 512, replace=False)) for _ in range(2)]
+    texts = ["gives less practical help with weapons", "the most concise"]
+    folder = encoder.model_dir()
+    ours = encoder._NumpyMiniLM(folder, None, 2, keep)(texts)
+    ref = encoder._TransformersMiniLM(folder, None, 2, keep)(texts)
+    whole = encoder._NumpyMiniLM(folder, None, 2)(texts)
+    assert np.abs(ours - ref).max() < 1e-5
+    assert np.abs(ours - whole).max() > 1e-2
+
+
+def test_prefetched_pair_scores_equal_the_direct_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lint starts the pair encoder on a background thread while the other rules run;
+    the findings are those of a run that embeds on the spot, and the pair rules find
+    the texts' vectors already computed."""
+    import threading
+
+    from caic.compiler.lint import encoder
+    from caic.compiler.lint.engine import lint
+    from caic.constitution_lang import loads
+
+    monkeypatch.setenv("CAIC_LINT_CACHE", "0")  # memory only: each lint below embeds afresh
+    bench = _bench()
+    c = loads(bench.generate(40, seed=3), "<gen>")
+    encoder._MEMORY.clear()
+    calls: list[tuple[str, int]] = []
+    real = encoder.embed
+
+    def counting(texts: list[str], engine: str | None = None, tuned: bool = False) -> np.ndarray:
+        if tuned:
+            fresh = sum(1 for t in texts if encoder._key(t, _salt()) not in encoder._MEMORY)
+            calls.append((threading.current_thread().name, fresh))
+        return real(texts, engine, tuned)
+
+    def _salt() -> str:
+        from caic.compiler.lint import pair_encoder as pe
+
+        model = pe.load()
+        return model.sha256 if model else ""
+
+    monkeypatch.setattr(encoder, "embed", counting)
+    prefetched = [d.as_json() for d in lint(c, sources={})]
+    assert calls[0] == ("caic-pair-encoder", 40)  # embedded in the background ...
+    assert all(k == 0 for _, k in calls[1:])  # ... and the pair rules reuse the vectors
+    encoder._MEMORY.clear()
+    monkeypatch.setattr(sm, "prefetch", lambda texts, engine=None: None)
+    direct = [d.as_json() for d in lint(c, sources={})]
+    assert prefetched == direct
+    assert any(d["name"] in ("contradiction", "near-duplicate") for d in direct)

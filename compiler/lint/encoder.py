@@ -96,6 +96,17 @@ def merge_lora(weights: dict[str, np.ndarray], lora: Mapping[str, np.ndarray]) -
             weights[f"encoder.{key}.weight"] = weights[f"encoder.{key}.weight"] + scale * (b @ a)
 
 
+def prune_ffn(weights: dict[str, np.ndarray], keep: Sequence[np.ndarray]) -> None:
+    """Keep only the feed-forward neurons ``keep[i]`` of block ``i`` (a pair encoder
+    trained with ``--ffn``): rows of ``intermediate.dense``, columns of ``output.dense``.
+    Replaces arrays, never writes into them (they are shared between engines)."""
+    for i, idx in enumerate(keep):
+        p = f"encoder.layer.{i}."
+        weights[p + "intermediate.dense.weight"] = weights[p + "intermediate.dense.weight"][idx]
+        weights[p + "intermediate.dense.bias"] = weights[p + "intermediate.dense.bias"][idx]
+        weights[p + "output.dense.weight"] = weights[p + "output.dense.weight"][:, idx]
+
+
 @functools.lru_cache(maxsize=1)
 def _tensors(path: str) -> dict[str, np.ndarray]:
     """The packaged weights as float32 arrays, read once per process: the plain and the
@@ -113,7 +124,11 @@ class _NumpyMiniLM:
     """BERT forward pass in numpy over the packaged safetensors weights."""
 
     def __init__(
-        self, folder: Path, lora: Mapping[str, np.ndarray] | None = None, layers: int = 6
+        self,
+        folder: Path,
+        lora: Mapping[str, np.ndarray] | None = None,
+        layers: int = 6,
+        ffn: Sequence[np.ndarray] = (),
     ) -> None:
         from tokenizers import Tokenizer
 
@@ -127,6 +142,7 @@ class _NumpyMiniLM:
             for name, v in _tensors(str(folder / "model.safetensors")).items()
             if not (name.startswith("encoder.layer.") and int(name.split(".")[2]) >= layers)
         }
+        prune_ffn(g, ffn)
         if lora is not None:
             merge_lora(g, lora)
         self.word = g["embeddings.word_embeddings.weight"]
@@ -264,7 +280,11 @@ class _TransformersMiniLM:
     """The reference engine: transformers' BertModel with mean pooling in torch."""
 
     def __init__(
-        self, folder: Path, lora: Mapping[str, np.ndarray] | None = None, layers: int = 6
+        self,
+        folder: Path,
+        lora: Mapping[str, np.ndarray] | None = None,
+        layers: int = 6,
+        ffn: Sequence[np.ndarray] = (),
     ) -> None:
         try:
             import torch
@@ -279,9 +299,16 @@ class _TransformersMiniLM:
         if layers < len(self.model.encoder.layer):
             self.model.encoder.layer = self.model.encoder.layer[:layers]
             self.model.config.num_hidden_layers = layers
-        if lora is not None:
-            state = {k: v.numpy() for k, v in self.model.state_dict().items()}
-            merge_lora(state, lora)
+        for blk, idx in zip(self.model.encoder.layer, ffn, strict=False):
+            inner, outer = blk.intermediate.dense, blk.output.dense
+            blk.intermediate.dense = torch.nn.Linear(inner.in_features, len(idx))
+            blk.output.dense = torch.nn.Linear(len(idx), outer.out_features)
+        if lora is not None or ffn:
+            # From the file: the replaced (pruned) layers hold fresh random weights.
+            full = _tensors(str(folder / "model.safetensors"))
+            state = {k: full.get(k, v.numpy()) for k, v in self.model.state_dict().items()}
+            prune_ffn(state, ffn)
+            merge_lora(state, lora or {"scale": np.float32(0)})
             self.model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
@@ -308,19 +335,20 @@ def _engine(name: str, tuned: bool = False) -> Any:
     folder = model_dir()
     lora = None
     layers = 6
+    ffn: tuple[np.ndarray, ...] = ()
     if tuned:
         from caic.compiler.lint.pair_encoder import load
 
         model = load()
         if model is None:
             raise EncoderUnavailable("no pair encoder is installed")
-        lora, layers = model.lora, model.layers
+        lora, layers, ffn = model.lora, model.layers, model.ffn
     if name == "transformers":
-        return _TransformersMiniLM(folder, lora, layers)
+        return _TransformersMiniLM(folder, lora, layers, ffn)
     if name != "numpy":
         raise EncoderUnavailable(f"unknown CAIC_LINT_ENCODER `{name}` (numpy or transformers)")
     try:
-        return _NumpyMiniLM(folder, lora, layers)
+        return _NumpyMiniLM(folder, lora, layers, ffn)
     except ImportError as e:  # pragma: no cover
         raise EncoderUnavailable("the numpy encoder needs `safetensors` and `tokenizers`") from e
 

@@ -55,6 +55,9 @@ class PairEncoder:
     """Encoder blocks that run (the first ``layers`` of MiniLM's six)."""
     squared: bool
     """The head reads ``(u-v)**2`` (else ``|u-v|``)."""
+    ffn: tuple[np.ndarray, ...]
+    """Per block, the feed-forward neurons kept (``train_pair_encoder.py --ffn``); empty
+    when the blocks are whole."""
     sha256: str
     """Hash of the file, part of the embedding cache key."""
 
@@ -82,12 +85,16 @@ def load() -> PairEncoder | None:
     bias = arrays.pop("head.bias").astype(np.float32)
     layers = int(arrays.pop("layers", 6))
     squared = bool(arrays.pop("diff", 0))
+    ffn = tuple(
+        arrays.pop(k).astype(np.int64) for k in [f"ffn.{i}" for i in range(layers)] if k in arrays
+    )
     return PairEncoder(
         lora=arrays,
         weight=weight,
         bias=bias,
         layers=layers,
         squared=squared,
+        ffn=ffn,
         sha256=hashlib.sha256(data).hexdigest(),
     )
 

@@ -35,6 +35,9 @@ class Rule:
     severity: Severity
     check: Check
     family: str
+    reads_pairs: bool = False
+    """Reads ``ctx.pair_scores``: run after the other rules, which overlap the pair
+    encoder's work (see :meth:`LintContext.start_pair_scores`)."""
 
     @property
     def doc(self) -> str:
@@ -49,8 +52,11 @@ class Rule:
 _RULES: dict[str, Rule] = {}
 
 
-def rule(code: str, name: str, severity: Severity) -> Callable[[Check], Check]:
-    """Register ``check`` under ``code`` and ``name`` with a default ``severity``."""
+def rule(
+    code: str, name: str, severity: Severity, *, reads_pairs: bool = False
+) -> Callable[[Check], Check]:
+    """Register ``check`` under ``code`` and ``name`` with a default ``severity``
+    (``reads_pairs``: it uses ``ctx.pair_scores``)."""
 
     def wrap(fn: Check) -> Check:
         doc = fn.__doc__ or ""
@@ -59,7 +65,14 @@ def rule(code: str, name: str, severity: Severity) -> Callable[[Check], Check]:
         if code in _RULES or any(r.name == name for r in _RULES.values()):
             raise ValueError(f"duplicate lint rule {code} {name}")
         family = fn.__module__.rsplit(".", 1)[-1]
-        _RULES[code] = Rule(code=code, name=name, severity=severity, check=fn, family=family)
+        _RULES[code] = Rule(
+            code=code,
+            name=name,
+            severity=severity,
+            check=fn,
+            family=family,
+            reads_pairs=reads_pairs,
+        )
         return fn
 
     return wrap
