@@ -364,3 +364,20 @@ def test_prefetched_pair_scores_equal_the_direct_ones(monkeypatch: pytest.Monkey
     direct = [d.as_json() for d in lint(c, sources={})]
     assert prefetched == direct
     assert any(d["name"] in ("contradiction", "near-duplicate") for d in direct)
+
+
+def test_encoder_warm_up_builds_the_engine_once() -> None:
+    """``warm_up`` builds the tuned encoder on a thread; a caller arriving meanwhile waits
+    for that build and gets the same engine, not a second copy."""
+    import threading
+
+    from caic.compiler.lint import encoder
+
+    encoder._build_engine.cache_clear()
+    encoder.warm_up()
+    loaders = [t for t in threading.enumerate() if t.name == "caic-encoder-load"]
+    engine = encoder._engine("numpy", True)
+    for t in loaders:
+        t.join()
+    assert encoder._engine("numpy", True) is engine
+    assert encoder._build_engine.cache_info().misses == 1

@@ -27,6 +27,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -330,8 +331,31 @@ class _TransformersMiniLM:
         return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, DIM), np.float32)
 
 
-@functools.lru_cache(maxsize=4)
+_ENGINE_LOCK = threading.Lock()
+
+
 def _engine(name: str, tuned: bool = False) -> Any:
+    """The encoder ``name`` (plain or tuned), built once per process; a second thread
+    asking while it is being built waits for it instead of building another."""
+    with _ENGINE_LOCK:
+        return _build_engine(name, tuned)
+
+
+def warm_up(engine: str | None = None) -> None:
+    """Build the tuned encoder on a background thread (reading and merging its weights
+    is file reading and numpy, which leave the interpreter free), so that it is ready
+    when the file being parsed meanwhile reaches the pair rules. Errors are left for
+    the call that needs the encoder to raise."""
+
+    def work() -> None:
+        with contextlib.suppress(Exception):
+            _engine(engine or os.environ.get("CAIC_LINT_ENCODER", "numpy"), True)
+
+    threading.Thread(target=work, name="caic-encoder-load", daemon=True).start()
+
+
+@functools.lru_cache(maxsize=4)
+def _build_engine(name: str, tuned: bool = False) -> Any:
     folder = model_dir()
     lora = None
     layers = 6

@@ -629,6 +629,25 @@ def prefetch(texts: Sequence[str], engine: str | None = None) -> Prefetch | None
     return Prefetch(texts, [predicate(t) or t.lower() for t in texts], engine)
 
 
+def start_pair_encoder(engine: str | None = None) -> None:
+    """Load the pair encoder in the background (:func:`encoder.warm_up`) when it will
+    decide the pair rules; once per process."""
+    from caic.compiler.lint import encoder
+
+    if _STARTED:
+        return
+    try:
+        if not _use_encoder():
+            return
+    except encoder.EncoderUnavailable:
+        return
+    _STARTED.append(True)
+    encoder.warm_up(engine)
+
+
+_STARTED: list[bool] = []
+
+
 def _use_encoder() -> bool:
     """Whether the pair encoder decides: its weights are installed and
     ``CAIC_LINT_RULES`` is not set to 1."""
