@@ -16,7 +16,8 @@ text one of 30 requests about one of 40 subjects, so many pairs share a template
 times ``caic lint FILE --format json`` as a subprocess three ways: with nothing cached
 (the first run after install, which also builds the parser tables), as the first lint of
 a new file (parser tables cached, none of its texts' embeddings), and re-linting it
-(embeddings cached, the usual case while editing).
+(embeddings cached, the usual case while editing). Each is the median of ``--repeat``
+runs.
 """
 
 from __future__ import annotations
@@ -185,16 +186,25 @@ def generate(n: int, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def speed(n: int) -> None:
-    """Time ``caic lint`` on a generated file as a user meets it, three ways."""
+def speed(n: int, repeat: int = 3) -> None:
+    """Time ``caic lint`` on a generated file as a user meets it, three ways; each the
+    median of ``repeat`` runs (this machine's timings vary by ~20% from run to run)."""
+    import statistics
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "generated.cai"
         path.write_text(generate(n), encoding="utf-8")
         tiny = Path(tmp) / "tiny.cai"
         tiny.write_text(generate(2, seed=1), encoding="utf-8")
-        env = dict(os.environ, CAIC_CACHE=str(Path(tmp) / "cache"))
+        cache = Path(tmp) / "cache"
+        # Python as users run it: compiled bytecode is written and reused (this machine
+        # sets PYTHONDONTWRITEBYTECODE, which recompiles caic's modules on every start).
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["CAIC_CACHE"] = str(cache)
+        found = 0
 
-        def run(target: Path) -> tuple[float, int]:
+        def run(target: Path) -> float:
+            nonlocal found
             cmd = [sys.executable, "-m", "caic", "lint", str(target), "--format", "json"]
             t = time.perf_counter()
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -202,21 +212,32 @@ def speed(n: int) -> None:
             if proc.returncode not in (0, 1):
                 print(proc.stderr, file=sys.stderr)
                 raise SystemExit(f"caic lint failed with exit code {proc.returncode}")
-            return dt, len(json.loads(proc.stdout or "[]"))
+            found = len(json.loads(proc.stdout or "[]"))
+            return dt
+
+        def show(label: str, times: list[float]) -> None:
+            print(
+                f"lint {n} principles, {label}: {statistics.median(times):.2f} s"
+                f"  (median of {len(times)}; {min(times):.2f}-{max(times):.2f})"
+            )
 
         # 1. Nothing cached: the parser tables are built (once per install and caic
         #    version) and every judge text is embedded.
-        dt, found = run(path)
-        print(f"lint {n} principles, first run after install (no caches): {dt:.2f} s")
+        first = []
+        for _ in range(repeat):
+            shutil.rmtree(cache, ignore_errors=True)
+            first.append(run(path))
+        show("first run after install (no caches)", first)
         # 2. The usual first lint of a new file: parser tables cached by an earlier run
         #    (here: a two-principle file), no embedding of this file's texts cached.
-        shutil.rmtree(Path(tmp) / "cache")
-        run(tiny)
-        dt, found = run(path)
-        print(f"lint {n} principles, new file (embeddings not cached): {dt:.2f} s")
+        new = []
+        for _ in range(repeat):
+            shutil.rmtree(cache, ignore_errors=True)
+            run(tiny)
+            new.append(run(path))
+        show("new file (embeddings not cached)", new)
         # 3. Re-linting while editing: every text's embedding cached.
-        dt, found = run(path)
-        print(f"lint {n} principles, re-lint (embeddings cached): {dt:.2f} s")
+        show("re-lint (embeddings cached)", [run(path) for _ in range(repeat)])
         print(f"({found} findings)")
 
 
@@ -225,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("files", nargs="*", type=Path, help="pair files (JSONL)")
     ap.add_argument("--speed", action="store_true", help="time linting a generated file")
     ap.add_argument("--principles", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per --speed case (median)")
     args = ap.parse_args(argv)
     if not args.files and not args.speed:
         ap.error("give a pair file, or --speed")
@@ -237,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"(tp {m['tp']}, fp {m['fp']}, positives {m['positives']})"
             )
     if args.speed:
-        speed(args.principles)
+        speed(args.principles, args.repeat)
     return 0
 
 

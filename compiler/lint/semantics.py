@@ -588,7 +588,7 @@ shipped constitutions)."""
 class Prefetch:
     """The pair encoder embedding texts on a background thread (:func:`prefetch`)."""
 
-    def __init__(self, texts: Sequence[str], preds: list[str], engine: str | None) -> None:
+    def __init__(self, preds: list[str], engine: str | None) -> None:
         import threading
 
         from caic.compiler.lint.encoder import embed
@@ -598,7 +598,7 @@ class Prefetch:
             with contextlib.suppress(Exception):
                 embed(preds, engine, tuned=True)
 
-        self.texts = texts
+        self.preds = preds
         self.thread = threading.Thread(target=work, name="caic-pair-encoder", daemon=True)
         self.thread.start()
 
@@ -606,8 +606,8 @@ class Prefetch:
         """Read the texts' stances (pure Python: the antonym check needs them) while the
         encoder may still be running, then wait for it."""
         if self.thread.is_alive():
-            for t in self.texts:
-                stances(t)
+            for t in self.preds:
+                stances(t)  # as _scale_clashes reads them
         self.thread.join()
 
 
@@ -626,7 +626,7 @@ def prefetch(texts: Sequence[str], engine: str | None = None) -> Prefetch | None
             return None
     except EncoderUnavailable:
         return None
-    return Prefetch(texts, [predicate(t) or t.lower() for t in texts], engine)
+    return Prefetch([predicate(t) or t.lower() for t in texts], engine)
 
 
 def start_pair_encoder(engine: str | None = None) -> None:
