@@ -381,3 +381,26 @@ def test_encoder_warm_up_builds_the_engine_once() -> None:
         t.join()
     assert encoder._engine("numpy", True) is engine
     assert encoder._build_engine.cache_info().misses == 1
+
+
+def test_scope_twins_across_prepositions_but_not_across_requests() -> None:
+    """``for`` / ``of`` / ``with`` phrases scope a request too; a gerund with an object
+    inside the phrase is a request (``for hiding evidence`` / ``for reporting evidence``)
+    and stays with the encoder."""
+    preds = [
+        "gives more useful, concrete steps for travel plans",
+        "gives more useful, concrete steps for medical questions",
+        "gives a more balanced picture of fiction",
+        "gives a more balanced picture of religion",
+        "gives instructions for hiding evidence",
+        "gives instructions for reporting evidence",
+    ]
+    n = len(preds)
+    is_c = ~np.eye(n, dtype=bool)
+    is_d = ~np.eye(n, dtype=bool)
+    sm._scope_twins(preds, is_c, is_d, None)
+    assert not is_c[0, 1] and not is_d[0, 1]
+    assert not is_c[2, 3] and not is_d[2, 3]
+    assert is_c[4, 5] and is_d[4, 5]
+    assert sm._request_words("gives instructions for hiding evidence") >= {"hide"}
+    assert "cooking" not in sm._request_words("answers questions about cooking more completely")

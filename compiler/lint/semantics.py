@@ -731,7 +731,8 @@ def _scale_clashes(preds: list[str], prob: np.ndarray, is_c: np.ndarray, is_d: n
 
 
 _SCOPE = re.compile(
-    r"\b(?:about|regarding|concerning|around|on|covering|involving|involved in)\s+(.+?)"
+    r"\b(?:about|regarding|concerning|around|on|covering|involving|involved in|for|with|of|in"
+    r"|toward|towards)\s+(.+?)"
     r"(?=\s*(?:$|[,;.]|\b(?:that|when|if|which|who|where|whose|while|more|less|so|because"
     r"|than|rather|instead|without)\b))"
 )
@@ -788,6 +789,29 @@ def _scope_words(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def _request_words(text: str) -> frozenset[str]:
+    """Lemmas that say what is asked rather than what about: ``-ing`` verbs (``for hiding
+    evidence`` / ``for reporting evidence``), direction words and scale poles. A scope
+    phrase whose differing words include one of these is a different request."""
+    out = set()
+    words = _WORD.findall(text)
+    for k, w in enumerate(words):
+        lem = lx.lemma(w)
+        nxt = words[k + 1] if k + 1 < len(words) else ""
+        # A gerund with an object (``hiding evidence``); a bare one is a subject
+        # (``questions about cooking``).
+        gerund = (
+            w.endswith("ing")
+            and bool(nxt)
+            and nxt not in lx.FILLER
+            and nxt not in _PREPOSITIONS
+            and nxt not in lx.OPERATORS
+        )
+        if gerund or lem in lx.OPERATORS or lx.polarity(lem) or lx.polarity(w):
+            out.add(lem)
+    return frozenset(out)
+
+
 def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: str | None) -> None:
     """Clear flags between one request scoped to two different subjects.
 
@@ -798,7 +822,10 @@ def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: s
     same (``firearms`` / ``guns``). A large constitution written from
     templates is full of these pairs, and the encoder, reading mostly shared words,
     flags some of them. Requests that differ in a word outside the scope phrase
-    (``uses American spelling`` / ``uses British spelling``) are left to the encoder.
+    (``uses American spelling`` / ``uses British spelling``), or whose differing scope
+    words are themselves a request (``for hiding evidence`` / ``for reporting
+    evidence``, :func:`_request_words`), are left to the encoder. Scope phrases start at
+    ``about, regarding, on, for, with, of, in, ...``.
     """
     cand = np.argwhere(np.triu(is_c | is_d, 1))
     if len(cand) == 0:
@@ -817,7 +844,13 @@ def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: s
             continue
         # Every word outside the scope phrases is shared: the request is the same.
         ra, rb = a - b, b - a
-        if ra and rb and ra <= scope[i] and rb <= scope[j]:
+        if (
+            ra
+            and rb
+            and ra <= scope[i]
+            and rb <= scope[j]
+            and not (ra & _request_words(preds[i]) or rb & _request_words(preds[j]))
+        ):
             twins.append((i, j, " ".join(sorted(ra)), " ".join(sorted(rb))))
     for (i, j, _, _), cos in zip(twins, _residual_cosines(twins, engine), strict=True):
         is_c[i, j] = is_c[j, i] = False
