@@ -791,8 +791,9 @@ def _scope_words(text: str) -> frozenset[str]:
 
 def _request_words(text: str) -> frozenset[str]:
     """Lemmas that say what is asked rather than what about: ``-ing`` verbs (``for hiding
-    evidence`` / ``for reporting evidence``), direction words and scale poles. A scope
-    phrase whose differing words include one of these is a different request."""
+    evidence`` / ``for reporting evidence``) and direction words (``not``, ``less``);
+    not scale poles, many of which are subjects too (``privacy``). A scope phrase whose
+    differing words include one of these is a different request."""
     out = set()
     words = _WORD.findall(text)
     for k, w in enumerate(words):
@@ -807,7 +808,7 @@ def _request_words(text: str) -> frozenset[str]:
             and nxt not in _PREPOSITIONS
             and nxt not in lx.OPERATORS
         )
-        if gerund or lem in lx.OPERATORS or lx.polarity(lem) or lx.polarity(w):
+        if gerund or lem in lx.OPERATORS:
             out.add(lem)
     return frozenset(out)
 
