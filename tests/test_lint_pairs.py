@@ -326,63 +326,6 @@ def test_pruned_feed_forward_numpy_matches_transformers() -> None:
     assert np.abs(ours - whole).max() > 1e-2
 
 
-def test_prefetched_pair_scores_equal_the_direct_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lint starts the pair encoder on a background thread while the other rules run;
-    the findings are those of a run that embeds on the spot, and the pair rules find
-    the texts' vectors already computed."""
-    import threading
-
-    from caic.compiler.lint import encoder
-    from caic.compiler.lint.engine import lint
-    from caic.constitution_lang import loads
-
-    monkeypatch.setenv("CAIC_LINT_CACHE", "0")  # memory only: each lint below embeds afresh
-    bench = _bench()
-    c = loads(bench.generate(40, seed=3), "<gen>")
-    encoder._MEMORY.clear()
-    calls: list[tuple[str, int]] = []
-    real = encoder.embed
-
-    def counting(texts: list[str], engine: str | None = None, tuned: bool = False) -> np.ndarray:
-        if tuned:
-            fresh = sum(1 for t in texts if encoder._key(t, _salt()) not in encoder._MEMORY)
-            calls.append((threading.current_thread().name, fresh))
-        return real(texts, engine, tuned)
-
-    def _salt() -> str:
-        from caic.compiler.lint import pair_encoder as pe
-
-        model = pe.load()
-        return model.sha256 if model else ""
-
-    monkeypatch.setattr(encoder, "embed", counting)
-    prefetched = [d.as_json() for d in lint(c, sources={})]
-    assert calls[0] == ("caic-pair-encoder", 40)  # embedded in the background ...
-    assert all(k == 0 for _, k in calls[1:])  # ... and the pair rules reuse the vectors
-    encoder._MEMORY.clear()
-    monkeypatch.setattr(sm, "prefetch", lambda texts, engine=None: None)
-    direct = [d.as_json() for d in lint(c, sources={})]
-    assert prefetched == direct
-    assert any(d["name"] in ("contradiction", "near-duplicate") for d in direct)
-
-
-def test_encoder_warm_up_builds_the_engine_once() -> None:
-    """``warm_up`` builds the tuned encoder on a thread; a caller arriving meanwhile waits
-    for that build and gets the same engine, not a second copy."""
-    import threading
-
-    from caic.compiler.lint import encoder
-
-    encoder._build_engine.cache_clear()
-    encoder.warm_up()
-    loaders = [t for t in threading.enumerate() if t.name == "caic-encoder-load"]
-    engine = encoder._engine("numpy", True)
-    for t in loaders:
-        t.join()
-    assert encoder._engine("numpy", True) is engine
-    assert encoder._build_engine.cache_info().misses == 1
-
-
 def test_scope_twins_across_prepositions_but_not_across_requests() -> None:
     """``for`` / ``of`` / ``with`` phrases scope a request too; a gerund with an object
     inside the phrase is a request (``for hiding evidence`` / ``for reporting evidence``)

@@ -182,7 +182,6 @@ def lint(
     from caic.compiler.lint.engine import worst
     from caic.compiler.lint.output import FORMATS, summary, to_github, to_json, to_sarif
     from caic.compiler.lint.registry import all_rules
-    from caic.compiler.lint.semantics import start_pair_encoder
     from caic.constitution_lang import load
 
     if fmt not in FORMATS:
@@ -222,8 +221,6 @@ def lint(
     for f in files:
         try:
             config = load_config(f, sel, ign)
-            if any(r.reads_pairs and config.enabled(r.code) for r in all_rules()):
-                start_pair_encoder()  # loads while the file is parsed
             c = load(f)
         except CaicError as e:
             errors.extend(e.diagnostics)

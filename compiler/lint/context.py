@@ -20,7 +20,6 @@ class LintContext:
     engine: str | None = None
     """Embedding engine override (``numpy`` or ``transformers``)."""
     _cache: dict[str, Any] = field(default_factory=dict)
-    _pending: Any = None
 
     @property
     def path(self) -> str:
@@ -32,21 +31,11 @@ class LintContext:
         """Principles with a judge text, in declaration order."""
         return [p for p in self.constitution.principles if p.judge]
 
-    def start_pair_scores(self) -> None:
-        """Start the pair encoder on the judge texts in the background (see
-        :func:`~caic.compiler.lint.semantics.prefetch`); :attr:`pair_scores` waits for it."""
-        if self._pending is None and len(self.judged) > 1:
-            from caic.compiler.lint.semantics import prefetch
-
-            self._pending = prefetch([p.judge or "" for p in self.judged], self.engine)
-
     @functools.cached_property
     def pair_scores(self) -> Any:
         """:class:`~caic.compiler.lint.semantics.PairScores` over the judge texts."""
         from caic.compiler.lint.semantics import analyse
 
-        if self._pending is not None:
-            self._pending.wait()
         return analyse([p.judge or "" for p in self.judged], self.engine)
 
     @functools.cached_property

@@ -27,7 +27,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -86,11 +85,15 @@ def merge_lora(weights: dict[str, np.ndarray], lora: Mapping[str, np.ndarray]) -
     """Add LoRA updates ``scale * B @ A`` to the matching ``encoder.KEY.weight`` in place.
 
     ``lora`` holds ``KEY.A`` (rank x in) and ``KEY.B`` (out x rank) per adapted linear
-    layer, ``KEY`` as in ``layer.0.attention.self.query``, and one ``scale``.
+    layer, ``KEY`` as in ``layer.0.attention.self.query``, and one ``scale``; a
+    ``KEY.weight`` / ``KEY.bias`` replaces that layer's parameters instead
+    (``benchmarks/distil_pair_encoder.py`` refits them).
     """
     scale = np.float32(lora["scale"])
     for name in lora:
-        if name.endswith(".A"):
+        if name.endswith((".weight", ".bias")):  # a layer replaced outright (distilled)
+            weights[f"encoder.{name}"] = lora[name].astype(np.float32)
+        elif name.endswith(".A"):
             key = name[:-2]
             a = lora[name].astype(np.float32)
             b = lora[key + ".B"].astype(np.float32)
@@ -216,30 +219,45 @@ class _NumpyMiniLM:
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         b, n = ids.shape
-        x = self.word[ids] + self.pos[:n] + self.type0
-        x = _layer_norm(x.reshape(b * n, DIM), *self.ln0)
+        x = self.embed_tokens(ids)
         bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
-        hd = DIM // self.heads
-        scale = np.float32(1.0 / np.sqrt(hd))
         for L in self.layers:
-            qkv = x @ L["qkv_w"] + L["qkv_b"]
-            q, k, v = (
-                qkv[:, j * DIM : (j + 1) * DIM].reshape(b, n, self.heads, hd).transpose(0, 2, 1, 3)
-                for j in range(3)
-            )
-            att = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
-            att = np.exp(att - att.max(-1, keepdims=True))
-            att /= att.sum(-1, keepdims=True)
-            ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b * n, DIM)
-            x = _layer_norm(ctx @ L["o_w"] + L["o_b"] + x, *L["ln1"])
-            # The feed-forward block in token chunks keeps its 1536-wide activations in
-            # cache; element-wise numpy on the whole batch is memory-bound.
-            ffn = np.empty_like(x)
-            for c in range(0, b * n, _CHUNK):
-                h = _gelu(x[c : c + _CHUNK] @ L["i_w"] + L["i_b"])
-                ffn[c : c + _CHUNK] = h @ L["f_w"]
-            x = _layer_norm(ffn + L["f_b"] + x, *L["ln2"])
+            x = self.attention(x, bias, b, n, L)
+            x = _layer_norm(self.feed_forward(x, L) + L["f_b"] + x, *L["ln2"])
         return x.reshape(b, n, DIM)
+
+    def embed_tokens(self, ids: np.ndarray) -> np.ndarray:
+        """Token, position and type embeddings, normalised: ``(b*n, DIM)``."""
+        b, n = ids.shape
+        x = self.word[ids] + self.pos[:n] + self.type0
+        return _layer_norm(x.reshape(b * n, DIM), *self.ln0)
+
+    def attention(
+        self, x: np.ndarray, bias: np.ndarray, b: int, n: int, L: dict[str, Any]
+    ) -> np.ndarray:
+        """A block's self-attention with its residual and layer norm, on ``(b*n, DIM)``."""
+        hd = DIM // self.heads
+        qkv = x @ L["qkv_w"] + L["qkv_b"]
+        q, k, v = (
+            qkv[:, j * DIM : (j + 1) * DIM].reshape(b, n, self.heads, hd).transpose(0, 2, 1, 3)
+            for j in range(3)
+        )
+        att = (q @ k.transpose(0, 1, 3, 2)) * np.float32(1.0 / np.sqrt(hd)) + bias
+        att = np.exp(att - att.max(-1, keepdims=True))
+        att /= att.sum(-1, keepdims=True)
+        ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b * n, DIM)
+        return _layer_norm(ctx @ L["o_w"] + L["o_b"] + x, *L["ln1"])
+
+    @staticmethod
+    def feed_forward(x: np.ndarray, L: dict[str, Any]) -> np.ndarray:
+        """A block's feed-forward product, before its output bias and residual."""
+        # In token chunks: the 1536-wide activations stay in cache; element-wise numpy
+        # on the whole batch is memory-bound.
+        ffn = np.empty_like(x)
+        for c in range(0, len(x), _CHUNK):
+            h = _gelu(x[c : c + _CHUNK] @ L["i_w"] + L["i_b"])
+            ffn[c : c + _CHUNK] = h @ L["f_w"]
+        return ffn
 
 
 def _layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -331,31 +349,8 @@ class _TransformersMiniLM:
         return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, DIM), np.float32)
 
 
-_ENGINE_LOCK = threading.Lock()
-
-
-def _engine(name: str, tuned: bool = False) -> Any:
-    """The encoder ``name`` (plain or tuned), built once per process; a second thread
-    asking while it is being built waits for it instead of building another."""
-    with _ENGINE_LOCK:
-        return _build_engine(name, tuned)
-
-
-def warm_up(engine: str | None = None) -> None:
-    """Build the tuned encoder on a background thread (reading and merging its weights
-    is file reading and numpy, which leave the interpreter free), so that it is ready
-    when the file being parsed meanwhile reaches the pair rules. Errors are left for
-    the call that needs the encoder to raise."""
-
-    def work() -> None:
-        with contextlib.suppress(Exception):
-            _engine(engine or os.environ.get("CAIC_LINT_ENCODER", "numpy"), True)
-
-    threading.Thread(target=work, name="caic-encoder-load", daemon=True).start()
-
-
 @functools.lru_cache(maxsize=4)
-def _build_engine(name: str, tuned: bool = False) -> Any:
+def _engine(name: str, tuned: bool = False) -> Any:
     folder = model_dir()
     lora = None
     layers = 6

@@ -33,11 +33,9 @@ def lint(
     ctx = LintContext(constitution, deep_backend=deep_backend, engine=engine)
     supp = Suppressions(constitution, sources)
     out: list[Diagnostic] = []
-    rules = [r for r in all_rules() if config.enabled(r.code)]
-    if any(r.reads_pairs for r in rules):
-        ctx.start_pair_scores()
-    # The rules that read pair scores last: the others run while the encoder works.
-    for r in sorted(rules, key=lambda r: r.reads_pairs):
+    for r in all_rules():
+        if not config.enabled(r.code):
+            continue
         level = config.severity.get(r.code)
         try:
             found = list(r.check(ctx))

@@ -50,7 +50,7 @@ def _pairs(mask: np.ndarray) -> Iterator[tuple[int, int]]:
         yield int(i), int(j)
 
 
-@rule("CAI101", "contradiction", "warning", reads_pairs=True)
+@rule("CAI101", "contradiction", "warning")
 def contradiction(ctx: LintContext) -> Iterator[Diagnostic]:
     """Two principles pull the judge in opposite directions on overlapping situations.
 
@@ -146,7 +146,7 @@ def _deep(
     return out
 
 
-@rule("CAI102", "near-duplicate", "warning", reads_pairs=True)
+@rule("CAI102", "near-duplicate", "warning")
 def near_duplicate(ctx: LintContext) -> Iterator[Diagnostic]:
     """Two principles say the same thing in other words.
 

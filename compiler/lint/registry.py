@@ -35,9 +35,6 @@ class Rule:
     severity: Severity
     check: Check
     family: str
-    reads_pairs: bool = False
-    """Reads ``ctx.pair_scores``: run after the other rules, which overlap the pair
-    encoder's work (see :meth:`LintContext.start_pair_scores`)."""
 
     @property
     def doc(self) -> str:
@@ -52,11 +49,8 @@ class Rule:
 _RULES: dict[str, Rule] = {}
 
 
-def rule(
-    code: str, name: str, severity: Severity, *, reads_pairs: bool = False
-) -> Callable[[Check], Check]:
-    """Register ``check`` under ``code`` and ``name`` with a default ``severity``
-    (``reads_pairs``: it uses ``ctx.pair_scores``)."""
+def rule(code: str, name: str, severity: Severity) -> Callable[[Check], Check]:
+    """Register ``check`` under ``code`` and ``name`` with a default ``severity``."""
 
     def wrap(fn: Check) -> Check:
         doc = fn.__doc__ or ""
@@ -65,14 +59,7 @@ def rule(
         if code in _RULES or any(r.name == name for r in _RULES.values()):
             raise ValueError(f"duplicate lint rule {code} {name}")
         family = fn.__module__.rsplit(".", 1)[-1]
-        _RULES[code] = Rule(
-            code=code,
-            name=name,
-            severity=severity,
-            check=fn,
-            family=family,
-            reads_pairs=reads_pairs,
-        )
+        _RULES[code] = Rule(code=code, name=name, severity=severity, check=fn, family=family)
         return fn
 
     return wrap

@@ -27,7 +27,6 @@ algebra over every stance at once.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
 from collections.abc import Sequence
@@ -583,69 +582,6 @@ at the held-out pair sets and the shipped constitutions (0.5 flagged a compatibl
 LEARNED_DUPLICATE = 0.65
 """... and of `duplicate` (chosen the same way; 0.5 flagged two cross-category pairs in the
 shipped constitutions)."""
-
-
-class Prefetch:
-    """The pair encoder embedding texts on a background thread (:func:`prefetch`)."""
-
-    def __init__(self, preds: list[str], engine: str | None) -> None:
-        import threading
-
-        from caic.compiler.lint.encoder import embed
-
-        def work() -> None:
-            # Errors are not lost: analyse() repeats the call, which raises them.
-            with contextlib.suppress(Exception):
-                embed(preds, engine, tuned=True)
-
-        self.preds = preds
-        self.thread = threading.Thread(target=work, name="caic-pair-encoder", daemon=True)
-        self.thread.start()
-
-    def wait(self) -> None:
-        """Read the texts' stances (pure Python: the antonym check needs them) while the
-        encoder may still be running, then wait for it."""
-        if self.thread.is_alive():
-            for t in self.preds:
-                stances(t)  # as _scale_clashes reads them
-        self.thread.join()
-
-
-def prefetch(texts: Sequence[str], engine: str | None = None) -> Prefetch | None:
-    """Start embedding ``texts`` with the pair encoder on a background thread.
-
-    The encoder is matrix products, which release the interpreter, so the rules that do
-    not read pair scores (pure Python) run meanwhile on the main thread; its vectors land
-    in :func:`~caic.compiler.lint.encoder.embed`'s cache, where :func:`analyse` finds
-    them. ``None`` when the encoder would not decide (rule layer, no model file).
-    """
-    from caic.compiler.lint.encoder import EncoderUnavailable
-
-    try:
-        if not _use_encoder():
-            return None
-    except EncoderUnavailable:
-        return None
-    return Prefetch([predicate(t) or t.lower() for t in texts], engine)
-
-
-def start_pair_encoder(engine: str | None = None) -> None:
-    """Load the pair encoder in the background (:func:`encoder.warm_up`) when it will
-    decide the pair rules; once per process."""
-    from caic.compiler.lint import encoder
-
-    if _STARTED:
-        return
-    try:
-        if not _use_encoder():
-            return
-    except encoder.EncoderUnavailable:
-        return
-    _STARTED.append(True)
-    encoder.warm_up(engine)
-
-
-_STARTED: list[bool] = []
 
 
 def _use_encoder() -> bool:

@@ -110,7 +110,7 @@ def skewed_weight(ctx: LintContext) -> Iterator[Diagnostic]:
             )
 
 
-@rule("CAI403", "unordered-priority", "warning", reads_pairs=True)
+@rule("CAI403", "unordered-priority", "warning")
 def unordered_priority(ctx: LintContext) -> Iterator[Diagnostic]:
     """Priority chains leave categories that can conflict unordered against each other.
 
