@@ -347,3 +347,34 @@ def test_scope_twins_across_prepositions_but_not_across_requests() -> None:
     assert is_c[4, 5] and is_d[4, 5]
     assert sm._request_words("gives instructions for hiding evidence") >= {"hide"}
     assert "cooking" not in sm._request_words("answers questions about cooking more completely")
+
+
+def test_merge_lora_adds_updates_and_replaces_refitted_layers() -> None:
+    """A model file holds LoRA factors (added to the base weight) and, for layers
+    ``distil_pair_encoder.py`` refitted, the layer's new parameters (replacing it)."""
+    from caic.compiler.lint.encoder import merge_lora
+
+    rng = np.random.default_rng(1)
+    base = {
+        "encoder.layer.0.attention.self.query.weight": rng.normal(size=(4, 4)).astype(np.float32),
+        "encoder.layer.0.output.dense.weight": rng.normal(size=(4, 6)).astype(np.float32),
+        "encoder.layer.0.output.dense.bias": np.zeros(4, np.float32),
+    }
+    before = dict(base)
+    a, b = rng.normal(size=(2, 4)), rng.normal(size=(4, 2))
+    new_w, new_b = rng.normal(size=(4, 3)), np.ones(4)
+    merge_lora(
+        base,
+        {
+            "scale": np.float32(0.5),
+            "layer.0.attention.self.query.A": a,
+            "layer.0.attention.self.query.B": b,
+            "layer.0.output.dense.weight": new_w,
+            "layer.0.output.dense.bias": new_b,
+        },
+    )
+    q = "encoder.layer.0.attention.self.query.weight"
+    assert np.allclose(base[q], before[q] + 0.5 * b @ a, atol=1e-5)
+    assert np.allclose(base["encoder.layer.0.output.dense.weight"], new_w, atol=1e-6)
+    assert np.allclose(base["encoder.layer.0.output.dense.bias"], 1.0)
+    assert base[q] is not before[q]  # replaced, not written into: engines share arrays
