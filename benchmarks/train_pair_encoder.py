@@ -8,7 +8,8 @@ Usage::
 The shipped model was fitted with::
 
     python benchmarks/train_pair_encoder.py --train benchmarks/data/principle_pairs.train.jsonl \
-        benchmarks/data/principle_pairs.more.jsonl benchmarks/data/principle_pairs.jsonl \
+        benchmarks/data/principle_pairs.more.jsonl benchmarks/data/principle_pairs.extra.jsonl \
+        benchmarks/data/principle_pairs.jsonl \
         --random-negatives 500 --constitutions hhh-v2 cai-2022-harmless --template-pairs 1200 \
         --layers 3 --diff sq --epochs 6 --lr 1e-3 --threads 1 --write
 
