@@ -378,3 +378,22 @@ def test_merge_lora_adds_updates_and_replaces_refitted_layers() -> None:
     assert np.allclose(base["encoder.layer.0.output.dense.weight"], new_w, atol=1e-6)
     assert np.allclose(base["encoder.layer.0.output.dense.bias"], 1.0)
     assert base[q] is not before[q]  # replaced, not written into: engines share arrays
+
+
+def test_object_twins_are_one_request_with_two_objects() -> None:
+    """``explains X more clearly`` for two X is one request; a differing adjective after
+    ``is more``, a modifier of a shared noun, or a direction word is a different one."""
+    assert sm._object_twins(
+        "explains scams more clearly to a beginner",
+        "explains public figures more clearly to a beginner",
+    )
+    assert sm._object_twins("writes poems", "writes code")
+    assert not sm._object_twins("is more formal", "is more playful")
+    assert not sm._object_twins("uses american spelling", "uses british spelling")
+    assert not sm._object_twins("gives more detail", "gives less detail")
+    assert not sm._object_twins("is more helpful", "is more harmful")
+    preds = ["explains scams more clearly", "explains chemistry more clearly"]
+    is_c = ~np.eye(2, dtype=bool)
+    is_d = ~np.eye(2, dtype=bool)
+    sm._scope_twins(preds, is_c, is_d, None)
+    assert not is_c.any() and not is_d.any()

@@ -749,6 +749,48 @@ def _request_words(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+OBJECT_SPAN = 4
+"""Longest differing span :func:`_object_twins` reads as a subject."""
+
+
+def _object_twins(a: str, b: str) -> bool:
+    """One request with two different objects: ``explains scams more clearly to a
+    beginner`` / ``explains public figures more clearly to a beginner``.
+
+    The texts differ in one run of at most :data:`OBJECT_SPAN` words each, after a
+    shared start ending in a verb, not a function or direction word (``is more formal``
+    / ``is more playful`` differ in what they ask); what follows the run is a function
+    word or nothing (``uses American spelling`` / ``uses British spelling`` differ in a
+    modifier of a shared noun: a real choice, left to the encoder); neither run holds a
+    direction word or a scale pole
+    (``is more helpful`` / ``is more harmful``).
+    """
+    wa, wb = _WORD.findall(a), _WORD.findall(b)
+    p = 0
+    while p < min(len(wa), len(wb)) and wa[p] == wb[p]:
+        p += 1
+    q = 0
+    while q < min(len(wa), len(wb)) - p and wa[-1 - q] == wb[-1 - q]:
+        q += 1
+    ra, rb = wa[p : len(wa) - q], wb[p : len(wb) - q]
+    if not (p and ra and rb and len(ra) <= OBJECT_SPAN and len(rb) <= OBJECT_SPAN):
+        return False
+    before = wa[p - 1]  # a verb takes an object; after `is` / `more` / `the` the run is the ask
+    if before in lx.FILLER or before in lx.OPERATORS or lx.lemma(before) in lx.OPERATORS:
+        return False
+    after = wa[len(wa) - q] if q else ""
+    if (
+        after
+        and after not in lx.FILLER
+        and after not in _PREPOSITIONS
+        and after not in lx.OPERATORS
+    ):
+        return False
+    return not any(
+        lx.lemma(w) in lx.OPERATORS or lx.polarity(w) or lx.polarity(lx.lemma(w)) for w in ra + rb
+    )
+
+
 def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: str | None) -> None:
     """Clear flags between one request scoped to two different subjects.
 
@@ -787,7 +829,7 @@ def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: s
             and ra <= scope[i]
             and rb <= scope[j]
             and not (ra & _request_words(preds[i]) or rb & _request_words(preds[j]))
-        ):
+        ) or _object_twins(preds[i], preds[j]):
             twins.append((i, j, " ".join(sorted(ra)), " ".join(sorted(rb))))
     for (i, j, _, _), cos in zip(twins, _residual_cosines(twins, engine), strict=True):
         is_c[i, j] = is_c[j, i] = False
