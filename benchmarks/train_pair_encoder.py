@@ -23,6 +23,10 @@ Encoder and head are trained together with cross-entropy, classes weighted to ba
 Texts go in without their comparative frame
 (:func:`caic.compiler.lint.semantics.predicate`), as the linter reads them.
 
+``--ffn K`` keeps the K feed-forward neurons per block that contribute most on the
+training texts before fine-tuning (faster to run; tried, not shipped: see
+``distil_pair_encoder.py``).
+
 ``--eval`` prints precision and recall of both rules on each held-out file after
 training (at the most likely class; the linter also requires probability 0.65, so
 ``benchmarks/lint_pairs.py`` numbers differ). ``--write`` stores the LoRA factors and the

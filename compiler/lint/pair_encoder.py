@@ -17,7 +17,10 @@ three-block encoder costs half of the six-block one; an older model file reading
 ``|u-v|`` (``diff`` absent or 0) is still scored, in row chunks.
 
 The shipped file ``pair_encoder.npz`` holds the LoRA factors (float16), their scale, the
-number of blocks, the difference feature and the head: numbers only, no text.
+number of blocks, the difference feature and the head: numbers only, no text. A model
+with pruned feed-forward layers (``train_pair_encoder.py --ffn``, or
+``distil_pair_encoder.py``; tried, not shipped) also holds the kept neurons per block
+(``ffn.N``) and may replace a layer's parameters outright.
 ``CAIC_PAIR_ENCODER=FILE`` uses another fitted model (``train_pair_encoder.py --save``).
 """
 
