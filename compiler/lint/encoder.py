@@ -327,7 +327,7 @@ class _TransformersMiniLM:
             full = _tensors(str(folder / "model.safetensors"))
             state = {k: full.get(k, v.numpy()) for k, v in self.model.state_dict().items()}
             prune_ffn(state, ffn)
-            merge_lora(state, lora or {"scale": np.float32(0)})
+            merge_lora(state, lora or {"scale": np.zeros((), np.float32)})
             self.model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
