@@ -811,6 +811,7 @@ def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: s
         return
     content: dict[int, frozenset[str]] = {}
     scope: dict[int, frozenset[str]] = {}
+    asks: dict[int, frozenset[str]] = {}
     twins: list[tuple[int, int, str, str]] = []
     for i, j in cand:
         i, j = int(i), int(j)
@@ -818,21 +819,21 @@ def _scope_twins(preds: list[str], is_c: np.ndarray, is_d: np.ndarray, engine: s
             if k not in content:
                 content[k] = _content(preds[k])
                 scope[k] = _scope_words(preds[k])
+                asks[k] = _request_words(preds[k])
         a, b = content[i], content[j]
         if len(a & b) < 2:
             continue
         # Every word outside the scope phrases is shared: the request is the same.
         ra, rb = a - b, b - a
         if (
-            ra
-            and rb
-            and ra <= scope[i]
-            and rb <= scope[j]
-            and not (ra & _request_words(preds[i]) or rb & _request_words(preds[j]))
+            ra and rb and ra <= scope[i] and rb <= scope[j] and not (ra & asks[i] or rb & asks[j])
         ) or _object_twins(preds[i], preds[j]):
             twins.append((i, j, " ".join(sorted(ra)), " ".join(sorted(rb))))
-    for (i, j, _, _), cos in zip(twins, _residual_cosines(twins, engine), strict=True):
+    for i, j, _, _ in twins:
         is_c[i, j] = is_c[j, i] = False
+    # Whether the subjects mean the same matters only where the encoder says duplicate.
+    dups = [t for t in twins if is_d[t[0], t[1]]]
+    for (i, j, _, _), cos in zip(dups, _residual_cosines(dups, engine), strict=True):
         if cos < SCOPE_TWIN_SIMILARITY:
             is_d[i, j] = is_d[j, i] = False
 
