@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -203,12 +204,17 @@ def speed(n: int, repeat: int = 3) -> None:
         env["CAIC_CACHE"] = str(cache)
         found = 0
 
+        cpu: list[float] = []
+
         def run(target: Path) -> float:
             nonlocal found
             cmd = [sys.executable, "-m", "caic", "lint", str(target), "--format", "json"]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             dt = time.perf_counter() - t
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             if proc.returncode not in (0, 1):
                 print(proc.stderr, file=sys.stderr)
                 raise SystemExit(f"caic lint failed with exit code {proc.returncode}")
@@ -216,9 +222,13 @@ def speed(n: int, repeat: int = 3) -> None:
             return dt
 
         def show(label: str, times: list[float]) -> None:
+            # CPU seconds (both cores, all threads) of the same runs: what the wall time
+            # costs when the machine is not shared.
+            used = cpu[-len(times) :]
             print(
                 f"lint {n} principles, {label}: {statistics.median(times):.2f} s"
-                f"  (median of {len(times)}; {min(times):.2f}-{max(times):.2f})"
+                f"  (median of {len(times)}; {min(times):.2f}-{max(times):.2f};"
+                f" CPU {statistics.median(used):.2f} s)"
             )
 
         # 1. Nothing cached: the parser tables are built (once per install and caic
@@ -230,11 +240,13 @@ def speed(n: int, repeat: int = 3) -> None:
         show("first run after install (no caches)", first)
         # 2. The usual first lint of a new file: parser tables cached by an earlier run
         #    (here: a two-principle file), no embedding of this file's texts cached.
-        new = []
+        new, new_cpu = [], []
         for _ in range(repeat):
             shutil.rmtree(cache, ignore_errors=True)
             run(tiny)
             new.append(run(path))
+            new_cpu.append(cpu[-1])
+        cpu.extend(new_cpu)
         show("new file (embeddings not cached)", new)
         # 3. Re-linting while editing: every text's embedding cached.
         show("re-lint (embeddings cached)", [run(path) for _ in range(repeat)])

@@ -8,6 +8,7 @@ block that was never closed.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import hashlib
@@ -79,27 +80,89 @@ def grammar_text() -> str:
     return resources.files("caic.constitution_lang").joinpath("cai.lark").read_text("utf-8")
 
 
+TABLES = "cai.lark-tables"
+"""The parser tables shipped next to the grammar (:func:`write_shipped_tables`)."""
+_GIVEN_ON_LOAD = ("lexer_callbacks", "propagate_positions")
+"""Options passed again when tables are loaded (a callback cannot be stored)."""
+
+
+def _tables_header() -> dict[str, str]:
+    """What tables are valid for: the grammar, its options, Lark's and Python's version."""
+    import sys
+
+    import lark
+
+    grammar = grammar_text()
+    stored = {k: v for k, v in GRAMMAR_OPTIONS.items() if k not in _GIVEN_ON_LOAD}
+    versions = f"lark {lark.__version__}, python {sys.version_info[0]}.{sys.version_info[1]}"
+    key = hashlib.sha256(f"{grammar}{sorted(stored.items())}{versions}".encode()).hexdigest()
+    return {"key": key, "grammar": hashlib.sha256(grammar.encode()).hexdigest(), "for": versions}
+
+
+def _load_tables(data: bytes, key: str) -> Lark | None:
+    """A parser from saved tables whose header carries ``key``, else ``None``."""
+    import io
+    import json
+
+    head, _, body = data.partition(b"\n")
+    try:
+        if json.loads(head).get("key") != key:
+            return None
+        inst = Lark.__new__(Lark)
+        return inst._load(io.BytesIO(body), **{k: GRAMMAR_OPTIONS[k] for k in _GIVEN_ON_LOAD})
+    except Exception:  # stale or damaged tables: build them instead
+        return None
+
+
+def _save_tables(parser: Lark, path: Path, header: dict[str, str]) -> None:
+    import json
+
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(json.dumps(header).encode() + b"\n")
+        parser.save(f, _GIVEN_ON_LOAD)
+    os.replace(tmp, path)
+
+
 @functools.cache
 def _parser() -> Lark:
-    """The LALR parser, built once per process and cached on disk across processes.
+    """The LALR parser, built once per process and its tables cached across processes.
 
-    Building it takes about a second; Lark's cache makes later starts ~20 ms. The
-    grammar is checked for terminal collisions with ``strict=True`` by the test
-    suite (tests/test_lang_parse.py), which is too slow to repeat on every start.
+    Building the tables takes about a quarter of a second, loading them ~20 ms. They
+    come from the user's cache (``$CAIC_CACHE``), else from the copy shipped with the
+    package (built for one Lark and Python version: :data:`TABLES`), else are built and
+    saved to the user's cache. A header names the grammar, options and versions they
+    were built for; tables for anything else are not used. The grammar is checked for
+    terminal collisions with ``strict=True`` by the test suite (tests/test_lang_parse.py),
+    which is too slow to repeat on every start.
     """
-    grammar = grammar_text()
-    cache: str | bool = False
-    try:
+    header = _tables_header()
+    user: Path | None = None
+    with contextlib.suppress(OSError):
         root = Path(os.environ.get("CAIC_CACHE") or Path.home() / ".cache" / "caic")
-        root.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
-        cache = str(root / f"lark-cai-{digest}.cache")
-    except OSError:
-        cache = False
-    try:
-        return Lark(grammar, cache=cache, **GRAMMAR_OPTIONS)
-    except OSError:  # an unwritable or corrupt cache file must not stop parsing
-        return Lark(grammar, **GRAMMAR_OPTIONS)
+        user = root / f"lark-cai-{header['key'][:16]}.tables"
+        if user.is_file() and (found := _load_tables(user.read_bytes(), header["key"])):
+            return found
+    shipped = resources.files("caic.constitution_lang").joinpath(TABLES)
+    with contextlib.suppress(OSError):
+        if shipped.is_file() and (found := _load_tables(shipped.read_bytes(), header["key"])):
+            return found
+    parser = Lark(grammar_text(), **GRAMMAR_OPTIONS)
+    if user is not None:
+        with contextlib.suppress(OSError):  # an unwritable cache only costs time
+            user.parent.mkdir(parents=True, exist_ok=True)
+            _save_tables(parser, user, header)
+    return parser
+
+
+def write_shipped_tables(folder: Path | None = None) -> Path:
+    """Build the parser tables and write them next to the grammar. Run after changing
+    ``cai.lark`` or upgrading Lark (``python -c "from caic.constitution_lang.parser
+    import write_shipped_tables; write_shipped_tables()"``); a test checks that they
+    were built from the current grammar."""
+    path = (folder or Path(__file__).parent) / TABLES
+    _save_tables(Lark(grammar_text(), **GRAMMAR_OPTIONS), path, _tables_header())
+    return path
 
 
 _TOKEN_NAMES = {

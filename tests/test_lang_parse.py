@@ -157,3 +157,53 @@ def test_grammar_has_no_terminal_collisions() -> None:
     from caic.constitution_lang.parser import GRAMMAR_OPTIONS, grammar_text
 
     Lark(grammar_text(), strict=True, **GRAMMAR_OPTIONS)
+
+
+def test_shipped_parser_tables_match_the_grammar() -> None:
+    """``cai.lark-tables`` was built from the current grammar (rebuild it with
+    ``write_shipped_tables()`` after editing ``cai.lark``), and where this Lark and Python
+    are the ones it was built for, it parses as a freshly built parser does."""
+    import hashlib
+    import json
+    from importlib import resources
+
+    from lark import Lark
+
+    from caic.constitution_lang import parser as P
+
+    data = resources.files("caic.constitution_lang").joinpath(P.TABLES).read_bytes()
+    head = json.loads(data.partition(b"\n")[0])
+    assert head["grammar"] == hashlib.sha256(P.grammar_text().encode()).hexdigest()
+    header = P._tables_header()
+    if head["key"] != header["key"]:
+        pytest.skip(f"shipped tables are for {head['for']}, this is {header['for']}")
+    loaded = P._load_tables(data, header["key"])
+    assert loaded is not None
+    built = Lark(P.grammar_text(), **P.GRAMMAR_OPTIONS)
+    text = (Path(__file__).parent.parent / "constitutions" / "flawed.cai").read_text()
+    assert loaded.parse(text) == built.parse(text)
+
+
+def test_parser_tables_cache_falls_back_and_saves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables for another grammar or version, or damaged ones, are not used; without
+    usable shipped tables the parser is built and saved to the user's cache, and the
+    next process loads it from there."""
+    from caic.constitution_lang import parser as P
+
+    key = P._tables_header()["key"]
+    assert P._load_tables(b'{"key": "other"}\n...', key) is None
+    assert P._load_tables(b'{"key": "' + key.encode() + b'"}\nnot a pickle', key) is None
+    monkeypatch.setenv("CAIC_CACHE", str(tmp_path))
+    monkeypatch.setattr(P, "TABLES", "absent.lark-tables")
+    P._parser.cache_clear()
+    try:
+        P._parser()
+        saved = list(tmp_path.glob("lark-cai-*.tables"))
+        assert len(saved) == 1
+        assert P._load_tables(saved[0].read_bytes(), key) is not None
+        P._parser.cache_clear()
+        assert loads('constitution "x" { }').name == "x"
+    finally:
+        P._parser.cache_clear()
