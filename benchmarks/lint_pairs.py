@@ -14,8 +14,9 @@ as the full ``caic lint`` would report them), and a pair counts as predicted
 ``--speed`` writes a generated constitution of N principles (10 categories; each judge
 text one of 30 requests about one of 40 subjects, so many pairs share a template) and
 times ``caic lint FILE --format json`` as a subprocess three ways: with nothing cached
-(the first run after install, which also builds the parser tables), as the first lint of
-a new file (parser tables cached, none of its texts' embeddings), and re-linting it
+(the first run after install: nothing in the user's cache, parser tables read from the
+package), as the first lint of a new file (none of its texts' embeddings cached), and
+re-linting it
 (embeddings cached, the usual case while editing). Each is the median of ``--repeat``
 runs.
 """
@@ -231,15 +232,16 @@ def speed(n: int, repeat: int = 3) -> None:
                 f" CPU {statistics.median(used):.2f} s)"
             )
 
-        # 1. Nothing cached: the parser tables are built (once per install and caic
-        #    version) and every judge text is embedded.
+        # 1. Nothing in the user's cache (the parser tables come from the package; they
+        #    are built only for a Lark or Python version they were not shipped for):
+        #    every judge text is embedded, the cache database created.
         first = []
         for _ in range(repeat):
             shutil.rmtree(cache, ignore_errors=True)
             first.append(run(path))
         show("first run after install (no caches)", first)
-        # 2. The usual first lint of a new file: parser tables cached by an earlier run
-        #    (here: a two-principle file), no embedding of this file's texts cached.
+        # 2. The usual first lint of a new file: the cache used by an earlier run (here:
+        #    a two-principle file), no embedding of this file's texts in it.
         new, new_cpu = [], []
         for _ in range(repeat):
             shutil.rmtree(cache, ignore_errors=True)
