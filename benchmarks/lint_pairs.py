@@ -188,10 +188,31 @@ def generate(n: int, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+def machine_gflops() -> float:
+    """Single-thread float32 matrix-product speed (GFLOP/s) of a product the size the
+    encoder runs: the machine's state when the timings were taken (on this project's
+    2-core VM it ranged from 47 to 82 within one day, and lint times with it)."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    a = np.ones((700, 384), np.float32)
+    w = np.ones((384, 1536), np.float32)
+    with threadpool_limits(1):
+        for _ in range(3):
+            a @ w
+        t = time.perf_counter()
+        for _ in range(30):
+            a @ w
+        dt = (time.perf_counter() - t) / 30
+    return 2 * 700 * 384 * 1536 / dt / 1e9
+
+
 def speed(n: int, repeat: int = 3) -> None:
     """Time ``caic lint`` on a generated file as a user meets it, three ways; each the
     median of ``repeat`` runs (this machine's timings vary by ~20% from run to run)."""
     import statistics
+
+    print(f"machine: {machine_gflops():.0f} GFLOP/s single-thread float32 matrix product")
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "generated.cai"
