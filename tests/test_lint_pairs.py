@@ -251,6 +251,15 @@ def test_scope_words_read_the_subject_phrase_only() -> None:
     assert sm._scope_words("uses british spelling") == frozenset()
 
 
+def _after_scope_twins(preds: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Contradiction and duplicate flags on every pair, after the scope-twin pass."""
+    n = len(preds)
+    is_c = ~np.eye(n, dtype=bool)
+    is_d = ~np.eye(n, dtype=bool)
+    sm._scope_twins(preds, is_c, is_d, None)
+    return is_c, is_d
+
+
 def test_scope_twins_are_never_contradictions_and_rarely_duplicates() -> None:
     """One request scoped to two subjects: the flags the encoder may give such a pair go;
     a pair that differs outside the scope phrase keeps them; synonymous subjects stay
@@ -263,10 +272,7 @@ def test_scope_twins_are_never_contradictions_and_rarely_duplicates() -> None:
         "refuses to give instructions about firearms",
         "refuses to give instructions about guns",
     ]
-    n = len(preds)
-    is_c = ~np.eye(n, dtype=bool)
-    is_d = ~np.eye(n, dtype=bool)
-    sm._scope_twins(preds, is_c, is_d, None)
+    is_c, is_d = _after_scope_twins(preds)
     assert not is_c[0, 1] and not is_d[0, 1] and not is_c[1, 0]
     assert is_c[2, 3] and is_d[2, 3]  # differ outside any scope phrase: left to the encoder
     assert not is_c[4, 5] and is_d[4, 5]  # same request, synonymous subjects
@@ -338,10 +344,7 @@ def test_scope_twins_across_prepositions_but_not_across_requests() -> None:
         "gives instructions for hiding evidence",
         "gives instructions for reporting evidence",
     ]
-    n = len(preds)
-    is_c = ~np.eye(n, dtype=bool)
-    is_d = ~np.eye(n, dtype=bool)
-    sm._scope_twins(preds, is_c, is_d, None)
+    is_c, is_d = _after_scope_twins(preds)
     assert not is_c[0, 1] and not is_d[0, 1]
     assert not is_c[2, 3] and not is_d[2, 3]
     assert is_c[4, 5] and is_d[4, 5]
@@ -392,8 +395,7 @@ def test_object_twins_are_one_request_with_two_objects() -> None:
     assert not sm._object_twins("uses american spelling", "uses british spelling")
     assert not sm._object_twins("gives more detail", "gives less detail")
     assert not sm._object_twins("is more helpful", "is more harmful")
-    preds = ["explains scams more clearly", "explains chemistry more clearly"]
-    is_c = ~np.eye(2, dtype=bool)
-    is_d = ~np.eye(2, dtype=bool)
-    sm._scope_twins(preds, is_c, is_d, None)
+    is_c, is_d = _after_scope_twins(
+        ["explains scams more clearly", "explains chemistry more clearly"]
+    )
     assert not is_c.any() and not is_d.any()
