@@ -114,24 +114,14 @@ def refit(engine, texts: list[str], ffn: int, ridge: float):  # type: ignore[no-
     """
     from caic.compiler.lint.encoder import _gelu, _layer_norm
 
-    encs = engine.tok.encode_batch(texts)
-    order = np.argsort([len(e.ids) for e in encs], kind="stable")
     batches = []
-    for s in range(0, len(order), 64):
-        idx = order[s : s + 64]
-        n = max(len(encs[i].ids) for i in idx)
-        ids = np.zeros((len(idx), n), dtype=np.int64)
-        mask = np.zeros((len(idx), n), dtype=np.float32)
-        for r, i in enumerate(idx):
-            ids[r, : len(encs[i].ids)] = encs[i].ids
-            mask[r, : len(encs[i].ids)] = 1.0
-        bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+    for _, ids, mask in engine.padded_batches(texts):
         x = engine.embed_tokens(ids)
         batches.append(
             {
-                "b": len(idx),
-                "n": n,
-                "bias": bias,
+                "b": ids.shape[0],
+                "n": ids.shape[1],
+                "bias": ((1.0 - mask) * np.float32(-1e9))[:, None, None, :],
                 "real": mask.reshape(-1) > 0,
                 "t": x,
                 "s": x.copy(),
@@ -151,20 +141,20 @@ def refit(engine, texts: list[str], ffn: int, ridge: float):  # type: ignore[no-
         gram = np.zeros((k, k), dtype=np.float64)
         rhs = np.zeros((k, L["f_w"].shape[1]), dtype=np.float64)
         for bt in batches:
-            a_t, a_s, real = bt["at"][bt["real"]], bt["as"][bt["real"]], bt["real"]
-            h = _gelu(a_s @ L["i_w"][:, idx] + L["i_b"][idx])
-            h1 = np.concatenate([h, np.ones((len(h), 1), np.float32)], axis=1)
-            target = engine.feed_forward(a_t, L) + L["f_b"] + a_t - a_s
+            # The teacher's block sum and the student's kept activations, every token
+            # (padding too: the next block reads them); the fit uses the real ones.
+            bt["sum_t"] = engine.feed_forward(bt["at"], L) + L["f_b"] + bt["at"]
+            bt["h"] = _gelu(bt["as"] @ L["i_w"][:, idx] + L["i_b"][idx])
+            real = bt["real"]
+            h1 = np.concatenate([bt["h"][real], np.ones((int(real.sum()), 1), np.float32)], axis=1)
             gram += h1.T.astype(np.float64) @ h1
-            rhs += h1.T.astype(np.float64) @ target
-            del real
+            rhs += h1.T.astype(np.float64) @ (bt["sum_t"][real] - bt["as"][real])
         gram[np.diag_indices(k - 1)] += ridge * np.trace(gram) / k
         sol = np.linalg.solve(gram, rhs).astype(np.float32)
         w, b = sol[:-1], sol[-1]
         for bt in batches:
-            h = _gelu(bt["as"] @ L["i_w"][:, idx] + L["i_b"][idx])
-            bt["s"] = _layer_norm(h @ w + b + bt["as"], *L["ln2"])
-            bt["t"] = _layer_norm(engine.feed_forward(bt["at"], L) + L["f_b"] + bt["at"], *L["ln2"])
+            bt["s"] = _layer_norm(bt.pop("h") @ w + b + bt["as"], *L["ln2"])
+            bt["t"] = _layer_norm(bt.pop("sum_t"), *L["ln2"])
         keep.append(idx)
         fitted.append((w, b))
         print(f"  block {len(keep)}: kept {len(idx)} neurons", file=sys.stderr)

@@ -180,13 +180,16 @@ class _NumpyMiniLM:
             i += 1
         self.heads = 12
 
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+    def padded_batches(
+        self, texts: Sequence[str]
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(rows, ids, mask)`` per batch of at most ``_BATCH`` texts, the texts sorted by
+        length so that little of a batch is padding; ``rows`` index into ``texts``."""
         encs = self.tok.encode_batch(list(texts))
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
         order = np.argsort([len(e.ids) for e in encs], kind="stable")
-        batches = [order[s : s + _BATCH] for s in range(0, len(texts), _BATCH)]
-
-        def run(idx: np.ndarray) -> None:
+        out = []
+        for s in range(0, len(texts), _BATCH):
+            idx = order[s : s + _BATCH]
             n = max(len(encs[i].ids) for i in idx)
             ids = np.zeros((len(idx), n), dtype=np.int64)
             mask = np.zeros((len(idx), n), dtype=np.float32)
@@ -194,6 +197,15 @@ class _NumpyMiniLM:
                 e = encs[i].ids
                 ids[r, : len(e)] = e
                 mask[r, : len(e)] = 1.0
+            out.append((idx, ids, mask))
+        return out
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        batches = self.padded_batches(texts)
+
+        def run(batch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+            idx, ids, mask = batch
             hidden = self._forward(ids, mask)
             pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
             out[idx] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -204,8 +216,8 @@ class _NumpyMiniLM:
         except ImportError:  # pragma: no cover - installed with scikit-learn
             workers = 1
         if workers < 2:
-            for idx in batches:
-                run(idx)
+            for batch in batches:
+                run(batch)
             return out
         # One batch per thread, BLAS single-threaded: numpy releases the GIL in matrix
         # products and element-wise passes, and whole batches in parallel use two cores

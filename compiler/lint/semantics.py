@@ -725,25 +725,30 @@ def _scope_words(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+@functools.lru_cache(maxsize=16384)
+def _words(text: str) -> tuple[str, ...]:
+    """The words of a principle text, read once per text (pair checks ask per pair)."""
+    return tuple(_WORD.findall(text))
+
+
+def _function_word(w: str) -> bool:
+    """Filler, preposition or direction word: not the head of a subject or request."""
+    return w in lx.FILLER or w in _PREPOSITIONS or w in lx.OPERATORS
+
+
 def _request_words(text: str) -> frozenset[str]:
     """Lemmas that say what is asked rather than what about: ``-ing`` verbs (``for hiding
     evidence`` / ``for reporting evidence``) and direction words (``not``, ``less``);
     not scale poles, many of which are subjects too (``privacy``). A scope phrase whose
     differing words include one of these is a different request."""
     out = set()
-    words = _WORD.findall(text)
+    words = _words(text)
     for k, w in enumerate(words):
         lem = lx.lemma(w)
         nxt = words[k + 1] if k + 1 < len(words) else ""
         # A gerund with an object (``hiding evidence``); a bare one is a subject
         # (``questions about cooking``).
-        gerund = (
-            w.endswith("ing")
-            and bool(nxt)
-            and nxt not in lx.FILLER
-            and nxt not in _PREPOSITIONS
-            and nxt not in lx.OPERATORS
-        )
+        gerund = w.endswith("ing") and bool(nxt) and not _function_word(nxt)
         if gerund or lem in lx.OPERATORS:
             out.add(lem)
     return frozenset(out)
@@ -762,10 +767,9 @@ def _object_twins(a: str, b: str) -> bool:
     / ``is more playful`` differ in what they ask); what follows the run is a function
     word or nothing (``uses American spelling`` / ``uses British spelling`` differ in a
     modifier of a shared noun: a real choice, left to the encoder); neither run holds a
-    direction word or a scale pole
-    (``is more helpful`` / ``is more harmful``).
+    direction word or a scale pole (``is more helpful`` / ``is more harmful``).
     """
-    wa, wb = _WORD.findall(a), _WORD.findall(b)
+    wa, wb = _words(a), _words(b)
     p = 0
     while p < min(len(wa), len(wb)) and wa[p] == wb[p]:
         p += 1
@@ -779,15 +783,11 @@ def _object_twins(a: str, b: str) -> bool:
     if before in lx.FILLER or before in lx.OPERATORS or lx.lemma(before) in lx.OPERATORS:
         return False
     after = wa[len(wa) - q] if q else ""
-    if (
-        after
-        and after not in lx.FILLER
-        and after not in _PREPOSITIONS
-        and after not in lx.OPERATORS
-    ):
+    if after and not _function_word(after):
         return False
     return not any(
-        lx.lemma(w) in lx.OPERATORS or lx.polarity(w) or lx.polarity(lx.lemma(w)) for w in ra + rb
+        lx.lemma(w) in lx.OPERATORS or lx.polarity(w) or lx.polarity(lx.lemma(w))
+        for w in (*ra, *rb)
     )
 
 
