@@ -128,6 +128,25 @@ def test_numpy_encoder_matches_transformers() -> None:
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
+def test_memory_mapped_weights_equal_the_safetensors_reader() -> None:
+    from safetensors import safe_open
+
+    from caic.compiler.lint import encoder
+
+    path = str(encoder.model_dir() / "model.safetensors")
+    ours = encoder._tensors(path)
+    with safe_open(path, framework="np") as f:
+        names = list(f.keys())  # noqa: SIM118 - safe_open is not a mapping
+        assert sorted(ours) == sorted(k.removeprefix("bert.") for k in names)
+        for k in names:
+            ref = f.get_tensor(k).astype(np.float32)
+            got = ours[k.removeprefix("bert.")]
+            assert got.dtype == np.float32 and got.shape == ref.shape
+            assert np.array_equal(got, ref), k
+    # Read-only views: an engine that wrote into them would corrupt the other engine.
+    assert not ours["embeddings.word_embeddings.weight"].flags.writeable
+
+
 def test_tuned_numpy_encoder_matches_transformers() -> None:
     """The LoRA factors merged into the numpy weights give what the torch model gives."""
     pytest.importorskip("transformers")
