@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/lint_pairs.py PAIRS.jsonl [PAIRS2.jsonl ...]   # quality
     python benchmarks/lint_pairs.py --speed [--principles 1000]      # timing
+    python benchmarks/lint_pairs.py --speed --stages                 # ... and where it goes
 
 PAIRS.jsonl holds ``{"a": judge text, "b": judge text, "label": "contradiction" |
 "compatible" | "duplicate"}`` per line. Each pair becomes a two-category constitution with
@@ -280,10 +281,63 @@ def speed(n: int, repeat: int = 3) -> None:
         print(f"({found} findings)")
 
 
+_STAGES = r"""
+import os, sys, time
+t0 = time.perf_counter()
+from caic.cli import app  # what `caic lint` imports before it reads the file
+from caic.compiler.lint.config import LintConfig
+from caic.compiler.lint.context import LintContext
+from caic.compiler.lint.engine import lint
+from caic.compiler.lint import encoder, semantics
+from caic.constitution_lang import load
+t1 = time.perf_counter()
+c = load(sys.argv[1])
+t2 = time.perf_counter()
+encoder._engine("numpy", True)
+t3 = time.perf_counter()
+texts = [semantics.predicate(p.judge) for p in LintContext(c).judged]
+encoder.embed(texts, tuned=True)
+t4 = time.perf_counter()
+found = lint(c, LintConfig())
+t5 = time.perf_counter()
+print(f"{t1 - t0:.2f} {t2 - t1:.2f} {t3 - t2:.2f} {t4 - t3:.2f} {t5 - t4:.2f}")
+"""
+
+
+def stages(n: int, repeat: int = 3) -> None:
+    """Where a new file's lint time goes (in-process, nothing cached; median of
+    ``repeat`` fresh processes): imports, parsing, loading the encoder, embedding the
+    judge texts, and everything else (pair decisions, the other rules, sorting)."""
+    import statistics
+
+    names = ("imports", "parse", "load encoder", "embed texts", "decide pairs + other rules")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "generated.cai"
+        path.write_text(generate(n), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["CAIC_LINT_CACHE"] = "0"
+        runs = []
+        for _ in range(repeat):
+            out = subprocess.run(
+                [sys.executable, "-c", _STAGES, str(path)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            runs.append([float(x) for x in out])
+    for k, name in enumerate(names):
+        print(f"  {name:<28} {statistics.median(r[k] for r in runs):.2f} s")
+    print(f"  {'total':<28} {statistics.median(sum(r) for r in runs):.2f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="*", type=Path, help="pair files (JSONL)")
     ap.add_argument("--speed", action="store_true", help="time linting a generated file")
+    ap.add_argument(
+        "--stages", action="store_true", help="with --speed: where a new file's time goes"
+    )
     ap.add_argument("--principles", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3, help="runs per --speed case (median)")
     args = ap.parse_args(argv)
@@ -299,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     if args.speed:
         speed(args.principles, args.repeat)
+        if args.stages:
+            stages(args.principles, args.repeat)
     return 0
 
 

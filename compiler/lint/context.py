@@ -70,9 +70,13 @@ class LintContext:
         principles: tuple[str, ...] = (),
         hint: str | None = None,
     ) -> Diagnostic:
-        """A diagnostic at ``span`` (the constitution header when ``None``)."""
+        """A diagnostic at ``span`` (the constitution header when ``None``).
+
+        Built without validation: every value comes from the rules and the parsed
+        constitution, already typed, and a large constitution yields thousands of pair
+        findings (validating them took 0.1 s on the 1,000-principle benchmark)."""
         s = span or self.constitution.span
-        return Diagnostic(
+        return Diagnostic.model_construct(
             code=code,
             name=name,
             severity=severity,
