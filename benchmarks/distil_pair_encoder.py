@@ -5,7 +5,9 @@ Usage::
     python benchmarks/distil_pair_encoder.py --ffn 768 --save /tmp/student.npz
     CAIC_PAIR_ENCODER=/tmp/student.npz python benchmarks/lint_pairs.py --speed
 
-Not shipped: the students were faster but did not decide as the teacher does (below).
+Not shipped: the students were faster but did not decide as the teacher does (below). The
+shipped model is pruned the other way, before fine-tuning (``train_pair_encoder.py --ffn
+512 --rank 16``), and was measured on the held-out pairs against whole blocks (README).
 
 Two thirds of a MiniLM block's arithmetic is its feed-forward layer (384 -> 1536 -> 384
 per token), and a new file's lint time is mostly that arithmetic. The student is the
@@ -23,8 +25,9 @@ agreement of the decided class over all pairs of held-out texts) and writes a mo
 of the usual format (``compiler/lint/pair_encoder.npz``) with the refitted layers in
 place of their LoRA factors.
 
-Measured with the shipped model as teacher (96 texts of ``tests/data/lint_pairs.jsonl``,
-4,560 pairs; new-file time from ``lint_pairs.py --speed``, median of 3):
+Measured with the model shipped before (three whole blocks; ``--teacher`` now defaults to
+the pruned shipped model) as teacher (96 texts of ``tests/data/lint_pairs.jsonl``, 4,560
+pairs; new-file time from ``lint_pairs.py --speed``, median of 3):
 
 =========================  ===========  ==============  ====================  ========
 student                    cosine mean  class agrees    ... where either      new file

@@ -52,10 +52,10 @@ def test_flawed_triggers_every_rule_it_was_written_for() -> None:
     def involving(rule: str) -> set[tuple[str, ...]]:
         return {d.principles for d in found if d.name == rule}
 
-    # The planted pairs are found. The shipped pair encoder also flags three pairs among
+    # The planted pairs are found. The shipped pair encoder also flags two pairs among
     # the four principles planted to conflict (README, "Known false positives"):
-    # friendly-bullets / agree-with-user (contradiction), agree-with-user / briefest and
-    # correct-the-user / most-thorough (near-duplicate). No more than those.
+    # agree-with-user / briefest and correct-the-user / briefest (near-duplicate); the
+    # bound allows one more, as a retrained model moves such borderline pairs.
     planted = {
         "contradiction": {("correct-the-user", "agree-with-user"), ("briefest", "most-thorough")},
         "near-duplicate": {("weapons-one", "weapons-two")},

@@ -1,9 +1,10 @@
 """The learned pair classifier: contradiction, near-duplicate or compatible.
 
-all-MiniLM-L6-v2, cut to its first blocks (three in the shipped model), with LoRA
-adapters on their linear layers, fine-tuned together with a linear head on pairs of
-judge principles (``benchmarks/train_pair_encoder.py``; pairs written for this project in
-``benchmarks/data/principle_pairs*.jsonl`` plus templated ones from
+all-MiniLM-L6-v2, cut to its first blocks (three in the shipped model) with each block's
+feed-forward layer pruned to the neurons that contribute most (512 of 1,536 in the shipped
+model), with LoRA adapters on their linear layers, fine-tuned together with a linear head
+on pairs of judge principles (``benchmarks/train_pair_encoder.py``; pairs written for this
+project in ``benchmarks/data/principle_pairs*.jsonl`` plus templated ones from
 ``benchmarks/pair_templates.py``). A principle, without its comparative frame, becomes a
 unit vector ``u``; a pair is read from ``[u*v, (u-v)**2, u.v]`` (scaled), which is
 symmetric in the pair. Sentence embeddings alone place "the shortest response" next to
@@ -12,16 +13,18 @@ fine-tuning moves opposite stances apart along directions the head can read, whi
 word list does for pairs written in other words.
 
 Speed: the squared difference expands into matrix products, so every pair of a
-1,000-principle constitution is scored in three ``n x 384 @ 384 x n`` products, and the
-three-block encoder costs half of the six-block one; an older model file reading
-``|u-v|`` (``diff`` absent or 0) is still scored, in row chunks.
+1,000-principle constitution is scored in three ``n x 384 @ 384 x n`` products; the
+encoder is what costs, and three blocks with a third of their feed-forward neurons take
+about 60% of the time of three whole blocks (a third of the six-block model's), with the
+same numbers on held-out pairs (README). An older model file reading ``|u-v|`` (``diff``
+absent or 0) is still scored, in row chunks.
 
 The shipped file ``pair_encoder.npz`` holds the LoRA factors (float16), their scale, the
-number of blocks, the difference feature and the head: numbers only, no text. A model
-with pruned feed-forward layers (``train_pair_encoder.py --ffn``, or
-``distil_pair_encoder.py``; tried, not shipped) also holds the kept neurons per block
-(``ffn.N``) and may replace a layer's parameters outright.
-``CAIC_PAIR_ENCODER=FILE`` uses another fitted model (``train_pair_encoder.py --save``).
+number of blocks, the kept feed-forward neurons per block (``ffn.N``), the difference
+feature and the head: numbers only, no text. A model distilled by
+``benchmarks/distil_pair_encoder.py`` (tried, not shipped) may also replace a layer's
+parameters outright. ``CAIC_PAIR_ENCODER=FILE`` uses another fitted model
+(``train_pair_encoder.py --save``).
 """
 
 from __future__ import annotations
