@@ -25,8 +25,8 @@ agreement of the decided class over all pairs of held-out texts) and writes a mo
 of the usual format (``compiler/lint/pair_encoder.npz``) with the refitted layers in
 place of their LoRA factors.
 
-Measured with the model shipped before (three whole blocks; ``--teacher`` now defaults to
-the pruned shipped model) as teacher (96 texts of ``tests/data/lint_pairs.jsonl``, 4,560
+Measured with the model shipped before (three whole blocks; the shipped model is pruned
+already and is refused as ``--teacher``) as teacher (96 texts of ``tests/data/lint_pairs.jsonl``, 4,560
 pairs; new-file time from ``lint_pairs.py --speed``, median of 3):
 
 =========================  ===========  ==============  ====================  ========
@@ -239,6 +239,12 @@ def main() -> int:
     os.environ["CAIC_PAIR_ENCODER"] = str(teacher_path)
     teacher = pair_encoder.load()
     assert teacher is not None
+    if teacher.ffn:
+        # Kept neurons would have to be composed with the teacher's own; not supported.
+        raise SystemExit(
+            f"{teacher_path}: the teacher's feed-forward layers are already pruned "
+            f"({len(teacher.ffn[0])} neurons); give a whole-block model with --teacher"
+        )
     texts = corpus(a.templates, a.seed)
     print(f"corpus: {len(texts)} texts", file=sys.stderr)
     t = time.perf_counter()
