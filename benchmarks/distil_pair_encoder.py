@@ -26,8 +26,9 @@ of the usual format (``compiler/lint/pair_encoder.npz``) with the refitted layer
 place of their LoRA factors.
 
 Measured with the model shipped before (three whole blocks; the shipped model is pruned
-already and is refused as ``--teacher``) as teacher (96 texts of ``tests/data/lint_pairs.jsonl``, 4,560
-pairs; new-file time from ``lint_pairs.py --speed``, median of 3):
+already and is refused as ``--teacher``) as teacher (96 texts of
+``tests/data/lint_pairs.jsonl``, 4,560 pairs; new-file time from ``lint_pairs.py
+--speed``, median of 3):
 
 =========================  ===========  ==============  ====================  ========
 student                    cosine mean  class agrees    ... where either      new file
