@@ -196,7 +196,7 @@ def generate(n: int, seed: int = 0) -> str:
 def machine_gflops() -> float:
     """Single-thread float32 matrix-product speed (GFLOP/s) of a product the size the
     encoder runs: the machine's state when the timings were taken (on this project's
-    2-core VM it ranged from 47 to 82 within one day, and lint times with it)."""
+    2-core VM it ranged from about 45 to 92 within one day, and lint times with it)."""
     import numpy as np
     from threadpoolctl import threadpool_limits
 
@@ -231,9 +231,9 @@ def speed(n: int, repeat: int = 3) -> None:
         env["CAIC_CACHE"] = str(cache)
         found = 0
 
-        cpu: list[float] = []
-
-        def run(target: Path) -> float:
+        def run(target: Path) -> tuple[float, float]:
+            """Wall seconds of one lint, and its CPU seconds (both cores, all threads:
+            what the wall time costs when the machine is not shared)."""
             nonlocal found
             cmd = [sys.executable, "-m", "caic", "lint", str(target), "--format", "json"]
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -241,21 +241,18 @@ def speed(n: int, repeat: int = 3) -> None:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             dt = time.perf_counter() - t
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             if proc.returncode not in (0, 1):
                 print(proc.stderr, file=sys.stderr)
                 raise SystemExit(f"caic lint failed with exit code {proc.returncode}")
             found = len(json.loads(proc.stdout or "[]"))
-            return dt
+            return dt, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
-        def show(label: str, times: list[float]) -> None:
-            # CPU seconds (both cores, all threads) of the same runs: what the wall time
-            # costs when the machine is not shared.
-            used = cpu[-len(times) :]
+        def show(label: str, runs: list[tuple[float, float]]) -> None:
+            times = [wall for wall, _ in runs]
             print(
                 f"lint {n} principles, {label}: {statistics.median(times):.2f} s"
                 f"  (median of {len(times)}; {min(times):.2f}-{max(times):.2f};"
-                f" CPU {statistics.median(used):.2f} s)"
+                f" CPU {statistics.median(used for _, used in runs):.2f} s)"
             )
 
         # 1. Nothing in the user's cache (the parser tables come from the package; they
@@ -268,13 +265,11 @@ def speed(n: int, repeat: int = 3) -> None:
         show("first run after install (no caches)", first)
         # 2. The usual first lint of a new file: the cache used by an earlier run (here:
         #    a two-principle file), no embedding of this file's texts in it.
-        new, new_cpu = [], []
+        new = []
         for _ in range(repeat):
             shutil.rmtree(cache, ignore_errors=True)
             run(tiny)
             new.append(run(path))
-            new_cpu.append(cpu[-1])
-        cpu.extend(new_cpu)
         show("new file (embeddings not cached)", new)
         # 3. Re-linting while editing: every text's embedding cached.
         show("re-lint (embeddings cached)", [run(path) for _ in range(repeat)])
@@ -282,7 +277,7 @@ def speed(n: int, repeat: int = 3) -> None:
 
 
 _STAGES = r"""
-import os, sys, time
+import sys, time
 t0 = time.perf_counter()
 from caic.cli import app  # what `caic lint` imports before it reads the file
 from caic.compiler.lint.config import LintConfig
