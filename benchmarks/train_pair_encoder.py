@@ -151,6 +151,72 @@ def ffn_importance(tok, base, texts: list[str]):  # type: ignore[no-untyped-def]
     ]
 
 
+def head_importance(tok, base, texts: list[str]):  # type: ignore[no-untyped-def]
+    """Per block, how much each attention head contributes on ``texts``: the mean norm,
+    over real tokens, of the head's context vectors after the output projection (the
+    part of the block's attention output that the head writes)."""
+    import torch
+
+    ctxs: list[torch.Tensor] = []
+    mask_now: list[torch.Tensor] = []
+
+    def hook(_m, _i, out):  # type: ignore[no-untyped-def]
+        ctxs.append(out[0] if isinstance(out, tuple) else out)
+
+    blocks = base.encoder.layer
+    handles = [blk.attention.self.register_forward_hook(hook) for blk in blocks]
+    heads = base.config.num_attention_heads
+    total = [torch.zeros(heads) for _ in blocks]
+    with torch.inference_mode():
+        for s in range(0, len(texts), 64):
+            enc = tok(
+                texts[s : s + 64],
+                padding=True,
+                truncation=True,
+                max_length=128,
+                return_tensors="pt",
+            )
+            mask_now[:] = [enc["attention_mask"]]
+            ctxs.clear()
+            base(**enc)
+            m = mask_now[0].reshape(-1).bool()
+            for k, (ctx, blk) in enumerate(zip(ctxs, blocks, strict=True)):
+                x = ctx.reshape(-1, ctx.shape[-1])[m].reshape(int(m.sum()), heads, -1)
+                w = blk.attention.output.dense.weight  # (out, heads * head_dim)
+                w = w.reshape(w.shape[0], heads, -1)
+                total[k] += torch.einsum("thd,ohd->tho", x, w).norm(dim=-1).sum(0)
+    for h in handles:
+        h.remove()
+    return total
+
+
+def prune_heads(base, keep: list):  # type: ignore[no-untyped-def]
+    """Keep only the listed attention heads of each block (``keep[i]``: head indices):
+    rows of the query, key and value projections, columns of the output projection.
+    transformers 5 reads the head count from the projections' width."""
+    import torch
+
+    hd = base.config.hidden_size // base.config.num_attention_heads
+    for blk, heads in zip(base.encoder.layer, keep, strict=True):
+        idx = torch.as_tensor(np.concatenate([np.arange(h * hd, (h + 1) * hd) for h in heads]))
+        att = blk.attention.self
+        for name in ("query", "key", "value"):
+            old = getattr(att, name)
+            new = torch.nn.Linear(old.in_features, len(idx))
+            with torch.no_grad():
+                new.weight.copy_(old.weight[idx])
+                new.bias.copy_(old.bias[idx])
+            setattr(att, name, new)
+        out = blk.attention.output.dense
+        new_out = torch.nn.Linear(len(idx), out.out_features)
+        with torch.no_grad():
+            new_out.weight.copy_(out.weight[:, idx])
+            new_out.bias.copy_(out.bias)
+        blk.attention.output.dense = new_out
+        att.num_attention_heads = len(heads)
+        att.all_head_size = len(idx)
+
+
 def prune_ffn(base, keep: list):  # type: ignore[no-untyped-def]
     """Keep only the listed feed-forward neurons of each block (``keep[i]``: indices)."""
     import torch
@@ -170,9 +236,13 @@ def prune_ffn(base, keep: list):  # type: ignore[no-untyped-def]
 
 FFN_KEEP: list = []
 """Indices of the feed-forward neurons kept per block (``--ffn``), exported with the model."""
+HEADS_KEEP: list = []
+"""Indices of the attention heads kept per block (``--heads``), exported with the model."""
 
 
-def build(rank: int, alpha: int, dropout: float, layers: int, ffn: int = 0, texts=()):  # type: ignore[no-untyped-def]
+def build(  # type: ignore[no-untyped-def]
+    rank: int, alpha: int, dropout: float, layers: int, ffn: int = 0, texts=(), heads: int = 0
+):
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModel, AutoTokenizer
@@ -192,6 +262,12 @@ def build(rank: int, alpha: int, dropout: float, layers: int, ffn: int = 0, text
         imp = ffn_importance(tok, base, sorted(set(texts)))
         FFN_KEEP[:] = [np.sort(t.topk(ffn).indices.numpy()) for t in imp]
         prune_ffn(base, FFN_KEEP)
+    if heads:
+        # The same for attention heads (read after the feed-forward pruning): the
+        # projections of the rest (two thirds of a pruned block's arithmetic) shrink.
+        imp = head_importance(tok, base, sorted(set(texts)))
+        HEADS_KEEP[:] = [np.sort(t.topk(heads).indices.numpy()) for t in imp]
+        prune_heads(base, HEADS_KEEP)
     cfg = LoraConfig(
         r=rank,
         lora_alpha=alpha,
@@ -236,6 +312,7 @@ def train(
     seed: int,
     layers: int,
     ffn: int = 0,
+    heads: int = 0,
 ):  # type: ignore[no-untyped-def]
     import torch
 
@@ -245,7 +322,7 @@ def train(
     rng = random.Random(seed)
     data = [(predicate(a) or a, predicate(b) or b, y) for a, b, y in rows]
     texts = [t for a, b, _ in data for t in (a, b)]
-    tok, model, head = build(rank, alpha, 0.1, layers, ffn, texts)
+    tok, model, head = build(rank, alpha, 0.1, layers, ffn, texts, heads)
     params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     counts = np.bincount([y for _, _, y in rows], minlength=len(CLASSES)).astype(np.float32)
@@ -322,6 +399,8 @@ def export(model, head, rank: int, alpha: int, layers: int, path: Path) -> None:
     arrays["diff"] = np.array(0 if DIFF == "abs" else 1, dtype=np.int64)
     for i, idx in enumerate(FFN_KEEP):
         arrays[f"ffn.{i}"] = np.asarray(idx, dtype=np.int16)
+    for i, idx in enumerate(HEADS_KEEP):
+        arrays[f"heads.{i}"] = np.asarray(idx, dtype=np.int16)
     arrays["head.weight"] = head.weight.detach().numpy().astype(np.float32)
     arrays["head.bias"] = head.bias.detach().numpy().astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -351,6 +430,7 @@ def main() -> int:
     )
     ap.add_argument("--layers", type=int, default=6, help="encoder blocks to keep (of 6)")
     ap.add_argument("--ffn", type=int, default=0, help="feed-forward neurons kept per block")
+    ap.add_argument("--heads", type=int, default=0, help="attention heads kept per block (of 12)")
     ap.add_argument("--diff", choices=("abs", "sq"), default="abs", help="difference feature")
     ap.add_argument(
         "--template-pairs",
@@ -383,7 +463,7 @@ def main() -> int:
     print(f"training on {len(rows)} pairs from {', '.join(map(str, a.train))}", file=sys.stderr)
     t = time.perf_counter()
     tok, model, head = train(
-        rows, a.epochs, a.lr, a.rank, a.alpha, a.batch, a.seed, a.layers, a.ffn
+        rows, a.epochs, a.lr, a.rank, a.alpha, a.batch, a.seed, a.layers, a.ffn, a.heads
     )
     print(f"trained in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     report("(training pairs)", rows, predict(tok, model, head, rows))

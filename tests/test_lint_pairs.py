@@ -351,6 +351,27 @@ def test_pruned_feed_forward_numpy_matches_transformers() -> None:
     assert np.abs(ours - whole).max() > 1e-2
 
 
+def test_pruned_attention_heads_numpy_matches_transformers() -> None:
+    """A pair encoder trained with ``--heads K`` keeps K attention heads per block (any
+    K per block, with or without pruned feed-forward neurons): both engines keep the
+    same ones, and dropping heads really changes the vectors."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    from caic.compiler.lint import encoder
+
+    rng = np.random.default_rng(1)
+    heads = [np.sort(rng.choice(12, k, replace=False)) for k in (6, 9)]
+    ffn = [np.sort(rng.choice(1536, 512, replace=False)) for _ in range(2)]
+    texts = ["gives less practical help with weapons", "the most concise", "is kinder"]
+    folder = encoder.model_dir()
+    ours = encoder._NumpyMiniLM(folder, None, 2, ffn, heads)(texts)
+    ref = encoder._TransformersMiniLM(folder, None, 2, ffn, heads)(texts)
+    whole = encoder._NumpyMiniLM(folder, None, 2, ffn)(texts)
+    assert ours.shape == (3, encoder.DIM)
+    assert np.abs(ours - ref).max() < 1e-5
+    assert np.abs(ours - whole).max() > 1e-2
+
+
 def test_scope_twins_across_prepositions_but_not_across_requests() -> None:
     """``for`` / ``of`` / ``with`` phrases scope a request too; a gerund with an object
     inside the phrase is a request (``for hiding evidence`` / ``for reporting evidence``)

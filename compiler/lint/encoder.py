@@ -111,6 +111,25 @@ def prune_ffn(weights: dict[str, np.ndarray], keep: Sequence[np.ndarray]) -> Non
         weights[p + "output.dense.weight"] = weights[p + "output.dense.weight"][:, idx]
 
 
+HEAD_DIM = 32
+"""Width of one of all-MiniLM-L6-v2's twelve attention heads."""
+
+
+def prune_heads(weights: dict[str, np.ndarray], keep: Sequence[np.ndarray]) -> None:
+    """Keep only the attention heads ``keep[i]`` of block ``i`` (a pair encoder trained
+    with ``--heads``): their rows of the query, key and value projections, their columns
+    of the output projection. Replaces arrays, never writes into them."""
+    for i, heads in enumerate(keep):
+        if not len(heads):
+            continue
+        idx = (np.asarray(heads)[:, None] * HEAD_DIM + np.arange(HEAD_DIM)).reshape(-1)
+        p = f"encoder.layer.{i}.attention."
+        for n in ("query", "key", "value"):
+            weights[p + f"self.{n}.weight"] = weights[p + f"self.{n}.weight"][idx]
+            weights[p + f"self.{n}.bias"] = weights[p + f"self.{n}.bias"][idx]
+        weights[p + "output.dense.weight"] = weights[p + "output.dense.weight"][:, idx]
+
+
 _SAFETENSORS_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8"}
 
 
@@ -169,6 +188,7 @@ class _NumpyMiniLM:
         lora: Mapping[str, np.ndarray] | None = None,
         layers: int = 6,
         ffn: Sequence[np.ndarray] = (),
+        heads: Sequence[np.ndarray] = (),
     ) -> None:
         self.tok = _tokenizer(str(folder / "tokenizer.json"))
         # Only the blocks that run (a tuned encoder may use the first few); a shallow
@@ -179,6 +199,7 @@ class _NumpyMiniLM:
             if not (name.startswith("encoder.layer.") and int(name.split(".")[2]) >= layers)
         }
         prune_ffn(g, ffn)
+        prune_heads(g, heads)
         if lora is not None:
             merge_lora(g, lora)
         self.word = g["embeddings.word_embeddings.weight"]
@@ -198,6 +219,7 @@ class _NumpyMiniLM:
                     "qkv_b": np.concatenate(
                         [g[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]
                     ),
+                    "heads": len(q) // HEAD_DIM,
                     "o_w": g[p + "attention.output.dense.weight"].T,
                     "o_b": g[p + "attention.output.dense.bias"],
                     "ln1": (
@@ -212,7 +234,6 @@ class _NumpyMiniLM:
                 }
             )
             i += 1
-        self.heads = 12
 
     def padded_batches(
         self, texts: Sequence[str]
@@ -281,17 +302,18 @@ class _NumpyMiniLM:
     def attention(
         self, x: np.ndarray, bias: np.ndarray, b: int, n: int, L: dict[str, Any]
     ) -> np.ndarray:
-        """A block's self-attention with its residual and layer norm, on ``(b*n, DIM)``."""
-        hd = DIM // self.heads
+        """A block's self-attention with its residual and layer norm, on ``(b*n, DIM)``
+        (a pruned block runs fewer heads: its projections are narrower)."""
+        h, hd = L["heads"], HEAD_DIM
         qkv = x @ L["qkv_w"] + L["qkv_b"]
         q, k, v = (
-            qkv[:, j * DIM : (j + 1) * DIM].reshape(b, n, self.heads, hd).transpose(0, 2, 1, 3)
+            qkv[:, j * h * hd : (j + 1) * h * hd].reshape(b, n, h, hd).transpose(0, 2, 1, 3)
             for j in range(3)
         )
         att = (q @ k.transpose(0, 1, 3, 2)) * np.float32(1.0 / np.sqrt(hd)) + bias
         att = np.exp(att - att.max(-1, keepdims=True))
         att /= att.sum(-1, keepdims=True)
-        ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b * n, DIM)
+        ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b * n, h * hd)
         return _layer_norm(ctx @ L["o_w"] + L["o_b"] + x, *L["ln1"])
 
     @staticmethod
@@ -350,6 +372,7 @@ class _TransformersMiniLM:
         lora: Mapping[str, np.ndarray] | None = None,
         layers: int = 6,
         ffn: Sequence[np.ndarray] = (),
+        heads: Sequence[np.ndarray] = (),
     ) -> None:
         try:
             import torch
@@ -368,11 +391,18 @@ class _TransformersMiniLM:
             inner, outer = blk.intermediate.dense, blk.output.dense
             blk.intermediate.dense = torch.nn.Linear(inner.in_features, len(idx))
             blk.output.dense = torch.nn.Linear(len(idx), outer.out_features)
-        if lora is not None or ffn:
+        for blk, kept in zip(self.model.encoder.layer, heads, strict=False):
+            # transformers reads the head count from the projections' width.
+            att, width = blk.attention.self, len(kept) * HEAD_DIM
+            for n in ("query", "key", "value"):
+                setattr(att, n, torch.nn.Linear(getattr(att, n).in_features, width))
+            blk.attention.output.dense = torch.nn.Linear(width, DIM)
+        if lora is not None or ffn or heads:
             # From the file: the replaced (pruned) layers hold fresh random weights.
             full = _tensors(str(folder / "model.safetensors"))
             state = {k: full.get(k, v.numpy()) for k, v in self.model.state_dict().items()}
             prune_ffn(state, ffn)
+            prune_heads(state, heads)
             merge_lora(state, lora or {"scale": np.zeros((), np.float32)})
             # (copies: the packaged tensors are read-only views of the file)
             self.model.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in state.items()})
@@ -402,19 +432,20 @@ def _engine(name: str, tuned: bool = False) -> Any:
     lora = None
     layers = 6
     ffn: tuple[np.ndarray, ...] = ()
+    heads: tuple[np.ndarray, ...] = ()
     if tuned:
         from caic.compiler.lint.pair_encoder import load
 
         model = load()
         if model is None:
             raise EncoderUnavailable("no pair encoder is installed")
-        lora, layers, ffn = model.lora, model.layers, model.ffn
+        lora, layers, ffn, heads = model.lora, model.layers, model.ffn, model.heads
     if name == "transformers":
-        return _TransformersMiniLM(folder, lora, layers, ffn)
+        return _TransformersMiniLM(folder, lora, layers, ffn, heads)
     if name != "numpy":
         raise EncoderUnavailable(f"unknown CAIC_LINT_ENCODER `{name}` (numpy or transformers)")
     try:
-        return _NumpyMiniLM(folder, lora, layers, ffn)
+        return _NumpyMiniLM(folder, lora, layers, ffn, heads)
     except ImportError as e:  # pragma: no cover
         raise EncoderUnavailable("the numpy encoder needs `safetensors` and `tokenizers`") from e
 

@@ -64,6 +64,9 @@ class PairEncoder:
     ffn: tuple[np.ndarray, ...]
     """Per block, the feed-forward neurons kept (``train_pair_encoder.py --ffn``); empty
     when the blocks are whole."""
+    heads: tuple[np.ndarray, ...]
+    """Per block, the attention heads kept (``train_pair_encoder.py --heads``); empty when
+    every head runs."""
     sha256: str
     """Hash of the file, part of the embedding cache key."""
 
@@ -94,6 +97,9 @@ def load() -> PairEncoder | None:
     ffn = tuple(
         arrays.pop(k).astype(np.int64) for k in [f"ffn.{i}" for i in range(layers)] if k in arrays
     )
+    heads = tuple(
+        arrays.pop(k).astype(np.int64) for k in [f"heads.{i}" for i in range(layers)] if k in arrays
+    )
     return PairEncoder(
         lora=arrays,
         weight=weight,
@@ -101,6 +107,7 @@ def load() -> PairEncoder | None:
         layers=layers,
         squared=squared,
         ffn=ffn,
+        heads=heads,
         sha256=hashlib.sha256(data).hexdigest(),
     )
 
