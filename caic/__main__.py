@@ -1,3 +1,3 @@
-from caic.cli import main
+from caic.cli import run
 
-main()
+run()
