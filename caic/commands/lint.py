@@ -12,6 +12,9 @@ silences them like any finding.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -101,6 +104,24 @@ def _sarif_with_probe_rules(text: str) -> str:
             })  # fmt: skip
         result["ruleIndex"] = next(i for i, r in enumerate(rules) if r["id"] == code)
     return json.dumps(log, indent=2, ensure_ascii=False)
+
+
+@contextlib.contextmanager
+def _collector_paused(pause: bool = True) -> Iterator[None]:
+    """The cyclic garbage collector off while a file is parsed and linted, on again after.
+
+    Both allocate many small objects that live to the end of the run, and the
+    collector kept walking them: 0.15-0.2 s of a 1,000-principle lint, 300 collections.
+    What they free, reference counting frees; the few cycles wait for the next
+    collection. Not while a model backend runs (``--deep``), whose memory is its own."""
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _deep_backend(judge: str | None) -> Any:
@@ -219,13 +240,14 @@ def lint(
     findings: list[Diagnostic] = []
     errors: list[Diagnostic] = []
     for f in files:
-        try:
-            config = load_config(f, sel, ign)
-            c = load(f)
-        except CaicError as e:
-            errors.extend(e.diagnostics)
-            continue
-        found = run_lint(c, config, deep_backend=backend)
+        with _collector_paused(backend is None):
+            try:
+                config = load_config(f, sel, ign)
+                c = load(f)
+            except CaicError as e:
+                errors.extend(e.diagnostics)
+                continue
+            found = run_lint(c, config, deep_backend=backend)
         if probe and probe_on:
             found += _probe_findings(c, probe_pairs, probe_backend, probe_on, probe_min_pairs)
             found.sort(key=lambda d: (d.path, d.line, d.column, d.code, d.principles))
