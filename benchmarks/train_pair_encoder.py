@@ -29,6 +29,11 @@ training texts before fine-tuning (the shipped model keeps 512 of 1,536 at LoRA 
 about 60% of the encoder's time, with the held-out numbers of whole blocks; it flags twice
 as many pairs as whole blocks on a large templated constitution, README).
 
+``--heads K`` also keeps only the K attention heads per block (of 12) whose output carries
+most on the training texts, narrowing the query, key, value and output projections. Tried
+and not shipped: 8 heads save a fifth of the encoder's time but lost contradiction recall
+and near-duplicate precision on held-out pairs (README).
+
 ``--eval`` prints precision and recall of both rules on each held-out file after
 training (at the most likely class; the linter also requires probability 0.65, so
 ``benchmarks/lint_pairs.py`` numbers differ). ``--write`` stores the LoRA factors and the

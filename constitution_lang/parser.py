@@ -247,7 +247,8 @@ class _Builder(Transformer[Token, Any]):
     """Builds nodes with spans; collects field-level problems, checks nothing across nodes."""
 
     def __init__(self, path: str):
-        super().__init__()
+        # No callbacks for tokens (there are none): Lark would look one up per token.
+        super().__init__(visit_tokens=False)
         self.path = path
         self.errors: list[Diagnostic] = []
 
