@@ -245,3 +245,37 @@ def test_deep_asks_the_backend(tmp_path: Path) -> None:
         load(write(tmp_path, text)), LintConfig(select=frozenset({"CAI101"})), deep_backend=judge
     )
     assert judge.calls and any("deep" in d.message for d in found)
+
+
+def test_lint_leaves_the_process_as_it_found_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``caic lint`` pauses the garbage collector and limits BLAS to one thread while it
+    works (speed), and restores both afterwards: in-process callers keep their settings.
+    During the run the collector really is off."""
+    import gc
+
+    from threadpoolctl import threadpool_info
+
+    from caic.compiler.lint import engine
+
+    blas_before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    seen: list[tuple[bool, list[int]]] = []
+    real = engine._lint
+
+    def spy(*args: object, **kw: object) -> object:
+        blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        seen.append((gc.isenabled(), blas))
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_lint", spy)
+    assert gc.isenabled()
+    code, _, _ = cli("lint", HHH)
+    assert code == 0
+    assert seen and seen[0][0] is False and all(n == 1 for n in seen[0][1])
+    assert gc.isenabled()
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == blas_before
+    gc.disable()
+    try:  # a caller that turned the collector off keeps it off
+        assert cli("lint", HHH)[0] == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
