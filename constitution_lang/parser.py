@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from caic.constitution_lang.model import (
@@ -70,7 +70,7 @@ def _on_comment(tok: Token) -> Token:
 GRAMMAR_OPTIONS: dict[str, Any] = {
     "parser": "lalr",
     "lexer": "basic",
-    "propagate_positions": True,
+    "propagate_positions": False,  # spans come from tokens (see _Builder._span)
     "maybe_placeholders": False,
     "lexer_callbacks": {"COMMENT": _on_comment},
 }
@@ -253,15 +253,16 @@ class _Builder(Transformer[Token, Any]):
         self.errors: list[Diagnostic] = []
 
     # -- helpers ---------------------------------------------------------
-    def _span(self, meta: Any) -> Span:
-        if getattr(meta, "empty", True):
-            return Span(path=self.path)
+    def _span(self, c: list[Any]) -> Span:
+        """From the start of a node's first token to the end of its last: the rules a
+        span is taken of keep their keyword and bracket tokens (``!`` in the grammar)."""
+        first, last = c[0], c[-1]
         return Span(
             path=self.path,
-            line=meta.line,
-            column=meta.column,
-            end_line=meta.end_line,
-            end_column=meta.end_column,
+            line=first.line,
+            column=first.column,
+            end_line=last.end_line,
+            end_column=last.end_column,
         )
 
     def _tok_span(self, tok: Token) -> Span:
@@ -302,157 +303,139 @@ class _Builder(Transformer[Token, Any]):
         return values, spans
 
     # -- leaves ------------------------------------------------------------
+    # A field rule's children: its keyword token, then what follows it.
     def name(self, c: list[Token]) -> Token:
         return c[0]
 
     def example_key(self, c: list[Token]) -> Token:
         return c[0]
 
-    @v_args(meta=True)
-    def version(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return ("version", decode_string(c[0]), self._span(meta))
+    def version(self, c: list[Token]) -> tuple[str, Any, Span]:
+        return ("version", decode_string(c[1]), self._span(c))
 
-    @v_args(meta=True)
-    def description(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return ("description", decode_string(c[0]), self._span(meta))
+    def description(self, c: list[Token]) -> tuple[str, Any, Span]:
+        return ("description", decode_string(c[1]), self._span(c))
 
-    @v_args(meta=True)
-    def kind(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return ("kind", str(c[0]), self._span(meta))
+    def kind(self, c: list[Token]) -> tuple[str, Any, Span]:
+        return ("kind", str(c[1]), self._span(c))
 
-    @v_args(meta=True)
-    def weight(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return ("weight", float(c[0]), self._span(meta))
+    def weight(self, c: list[Token]) -> tuple[str, Any, Span]:
+        return ("weight", float(c[1]), self._span(c))
 
-    def _text(self, name: str, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return (name, decode_string(c[0]), self._span(meta))
+    def _text(self, name: str, c: list[Token]) -> tuple[str, Any, Span]:
+        return (name, decode_string(c[1]), self._span(c))
 
-    @v_args(meta=True)
-    def judge(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return self._text("judge", meta, c)
+    def judge(self, c: list[Token]) -> tuple[str, Any, Span]:
+        return self._text("judge", c)
 
-    @v_args(meta=True)
-    def critique(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return self._text("critique", meta, c)
+    def critique(self, c: list[Token]) -> tuple[str, Any, Span]:
+        return self._text("critique", c)
 
-    @v_args(meta=True)
-    def revision(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return self._text("revision", meta, c)
+    def revision(self, c: list[Token]) -> tuple[str, Any, Span]:
+        return self._text("revision", c)
 
-    @v_args(meta=True)
-    def source(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return self._text("source", meta, c)
+    def source(self, c: list[Token]) -> tuple[str, Any, Span]:
+        return self._text("source", c)
 
-    @v_args(meta=True)
-    def note(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return self._text("note", meta, c)
+    def note(self, c: list[Token]) -> tuple[str, Any, Span]:
+        return self._text("note", c)
 
-    @v_args(meta=True)
-    def tags(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return ("tags", tuple(str(t) for t in c), self._span(meta))
+    def tags(self, c: list[Token]) -> tuple[str, Any, Span]:
+        # `tags [a, b]`: the keyword, brackets and commas are tokens too.
+        names = tuple(str(t) for t in c[2:-1] if t.type != "COMMA")
+        return ("tags", names, self._span(c))
 
-    @v_args(meta=True)
-    def prefer(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return ("prefer", str(c[0]), self._span(meta))
+    def prefer(self, c: list[Token]) -> tuple[str, Any, Span]:
+        return ("prefer", str(c[1]), self._span(c))
 
-    @v_args(meta=True)
-    def example_field(self, meta: Any, c: list[Token]) -> tuple[str, Any, Span]:
-        return (str(c[0]), decode_string(c[1]), self._span(meta))
+    def example_field(self, c: list[Token]) -> tuple[str, Any, Span]:
+        return (str(c[0]), decode_string(c[1]), self._span(c))
 
-    @v_args(meta=True)
-    def example(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
-        values, spans = self._fields("example", c)
-        span = self._span(meta)
+    def example(self, c: list[Any]) -> tuple[str, Any, Span]:
+        values, spans = self._fields("example", c[2:-1])
+        span = self._span(c)
         return ("example", Example.model_construct(span=span, field_spans=spans, **values), span)
 
-    @v_args(meta=True)
-    def drop(self, meta: Any, c: list[Token]) -> Drop:
-        return Drop.model_construct(span=self._span(meta), name=str(c[0]))
+    def drop(self, c: list[Token]) -> Drop:
+        return Drop.model_construct(span=self._span(c), name=str(c[1]))
 
-    @v_args(meta=True)
-    def extends(self, meta: Any, c: list[Token]) -> Extends:
-        return Extends.model_construct(span=self._span(meta), path=decode_string(c[0]))
+    def extends(self, c: list[Token]) -> Extends:
+        return Extends.model_construct(span=self._span(c), path=decode_string(c[1]))
 
-    @v_args(meta=True)
-    def priority(self, meta: Any, c: list[Token]) -> PriorityChain:
+    def priority(self, c: list[Token]) -> PriorityChain:
+        names = c[1::2]  # priority a > b > c
         return PriorityChain.model_construct(
-            span=self._span(meta),
-            categories=tuple(str(t) for t in c),
-            name_spans=tuple(self._tok_span(t) for t in c),
+            span=self._span(c),
+            categories=tuple(str(t) for t in names),
+            name_spans=tuple(self._tok_span(t) for t in names),
         )
 
-    @v_args(meta=True)
-    def template(self, meta: Any, c: list[Token]) -> Template:
+    def template(self, c: list[Token]) -> Template:
         return Template.model_construct(
-            span=self._span(meta),
-            name=str(c[0]),
-            text=decode_string(c[1]),
-            field_spans={"text": self._tok_span(c[1])},
+            span=self._span(c),
+            name=str(c[1]),
+            text=decode_string(c[2]),
+            field_spans={"text": self._tok_span(c[2])},
         )
 
-    @v_args(meta=True)
-    def tension(self, meta: Any, c: list[Any]) -> Tension:
-        values, spans = self._fields("tension", c[2:])
+    def tension(self, c: list[Any]) -> Tension:
+        values, spans = self._fields("tension", c[4:-1])
         return Tension.model_construct(
-            span=self._span(meta), field_spans=spans, a=str(c[0]), b=str(c[1]), **values
+            span=self._span(c), field_spans=spans, a=str(c[1]), b=str(c[2]), **values
         )
 
     # -- settings ------------------------------------------------------------
-    def string_value(self, c: list[Token]) -> tuple[str, Any]:
-        return ("string", decode_string(c[0]))
+    # A value is ``(kind, value, last token)``: the token ends its setting's span.
+    def string_value(self, c: list[Token]) -> tuple[str, Any, Token]:
+        return ("string", decode_string(c[0]), c[0])
 
-    def number_value(self, c: list[Token]) -> tuple[str, Any]:
-        return ("number", _number(c[0]))
+    def number_value(self, c: list[Token]) -> tuple[str, Any, Token]:
+        return ("number", _number(c[0]), c[0])
 
-    def name_value(self, c: list[Token]) -> tuple[str, Any]:
+    def name_value(self, c: list[Token]) -> tuple[str, Any, Token]:
         text = str(c[0])
         if text in ("true", "false"):
-            return ("bool", text == "true")
-        return ("name", text)
+            return ("bool", text == "true", c[0])
+        return ("name", text, c[0])
 
-    def list_value(self, c: list[Any]) -> tuple[str, Any]:
-        return ("list", tuple(c))
+    def list_value(self, c: list[Any]) -> tuple[str, Any, Token]:
+        items = tuple(v[:2] for v in c[1:-1] if isinstance(v, tuple))  # `[`, `,`, `]` dropped
+        return ("list", items, c[-1])
 
-    @v_args(meta=True)
-    def setting_value(self, meta: Any, c: list[Any]) -> SettingEntry:
-        kind, value = c[1]
+    def setting_value(self, c: list[Any]) -> SettingEntry:
+        kind, value, last = c[1]
         return SettingEntry.model_construct(
-            span=self._span(meta), key=str(c[0]), kind=kind, value=value
+            span=self._span([c[0], last]), key=str(c[0]), kind=kind, value=value
         )
 
-    @v_args(meta=True)
-    def setting_block(self, meta: Any, c: list[Any]) -> SettingEntry:
+    def setting_block(self, c: list[Any]) -> SettingEntry:
         return SettingEntry.model_construct(
-            span=self._span(meta), key=str(c[0]), kind="block", items=tuple(c[1:])
+            span=self._span(c), key=str(c[0]), kind="block", items=tuple(c[2:-1])
         )
 
-    @v_args(meta=True)
-    def settings(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
-        return ("settings", tuple(c), self._span(meta))
+    def settings(self, c: list[Any]) -> tuple[str, Any, Span]:
+        return ("settings", tuple(c[2:-1]), self._span(c))
 
     # -- blocks --------------------------------------------------------------
-    @v_args(meta=True)
-    def principle(self, meta: Any, c: list[Any]) -> Principle:
-        name = str(c[0])
-        examples = tuple(
-            v for k, v, _ in (x for x in c[1:] if isinstance(x, tuple)) if k == "example"
-        )
-        values, spans = self._fields(
-            f"principle `{name}`", [x for x in c[1:] if isinstance(x, tuple) and x[0] != "example"]
-        )
+    # A block's children: keyword, name, `{`, its items, `}`.
+    def principle(self, c: list[Any]) -> Principle:
+        name = str(c[1])
+        items = [x for x in c[3:-1] if isinstance(x, tuple)]
+        examples = tuple(v for k, v, _ in items if k == "example")
+        values, spans = self._fields(f"principle `{name}`", [x for x in items if x[0] != "example"])
         return Principle.model_construct(
-            span=self._span(meta), field_spans=spans, name=name, examples=examples, **values
+            span=self._span(c), field_spans=spans, name=name, examples=examples, **values
         )
 
-    @v_args(meta=True)
-    def category(self, meta: Any, c: list[Any]) -> DocCategory:
-        name = str(c[0])
-        principles = tuple(x for x in c[1:] if isinstance(x, Principle))
+    def category(self, c: list[Any]) -> DocCategory:
+        name = str(c[1])
+        items = c[3:-1]
+        principles = tuple(x for x in items if isinstance(x, Principle))
         principles = tuple(p.model_copy(update={"category": name}) for p in principles)
-        drops = tuple(x for x in c[1:] if isinstance(x, Drop))
-        values, spans = self._fields(f"category `{name}`", c[1:])
+        drops = tuple(x for x in items if isinstance(x, Drop))
+        values, spans = self._fields(f"category `{name}`", items)
         return DocCategory.model_construct(
-            span=self._span(meta),
+            span=self._span(c),
             field_spans=spans,
             name=name,
             principles=principles,
@@ -460,14 +443,13 @@ class _Builder(Transformer[Token, Any]):
             **values,
         )
 
-    @v_args(meta=True)
-    def constitution(self, meta: Any, c: list[Any]) -> Document:
-        name = decode_string(c[0])
-        items = c[1:]
+    def constitution(self, c: list[Any]) -> Document:
+        name = decode_string(c[1])
+        items = c[3:-1]
         values, spans = self._fields("the constitution", items)
         settings = values.pop("settings", None)
         return Document(
-            span=self._span(meta),
+            span=self._span(c),
             field_spans=spans,
             name=name,
             extends=tuple(x for x in items if isinstance(x, Extends)),
