@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -93,11 +94,19 @@ _NOT_PROPER = frozenset(
 
 def specificity(text: str) -> list[str]:
     """The markers that tie a text to one case: years, model numbers, amounts, names."""
+    return list(_specificity(text))
+
+
+@functools.lru_cache(maxsize=16384)
+def _specificity(text: str) -> tuple[str, ...]:
+    """:func:`specificity`, read once per text: critique and revision texts from one
+    template repeat across a large constitution (two thirds of the generated
+    1,000-principle file's texts)."""
     marks = [m.group(0) for m in _YEAR.finditer(text)]
     marks += [m.group(0) for m in _MODEL_NUMBER.finditer(text) if not _YEAR.fullmatch(m.group(0))]
     marks += [m.group(0) for m in _QUANTITY.finditer(text)]
     marks += [m.group(1) for m in _PROPER.finditer(text) if m.group(1) not in _NOT_PROPER]
-    return list(dict.fromkeys(marks))
+    return tuple(dict.fromkeys(marks))
 
 
 @rule("CAI202", "too-specific", "warning")
