@@ -120,20 +120,11 @@ def constitution_negatives(names: list[str]) -> list[tuple[str, str, int]]:
     return out
 
 
-def ffn_importance(tok, base, texts: list[str]):  # type: ignore[no-untyped-def]
-    """Per block, how much each feed-forward neuron contributes on ``texts``: mean
-    absolute activation (after GELU) over real tokens times the norm of its output weights."""
+def _run_in_batches(tok, base, texts: list[str]):  # type: ignore[no-untyped-def]
+    """Run ``base`` over ``texts``, 64 at a time, yielding after each batch its real-token
+    mask (flat, bool): forward hooks the caller registered hold that batch's outputs."""
     import torch
 
-    acts: list[torch.Tensor] = []
-    mask_now: list[torch.Tensor] = []
-
-    def hook(_m, _i, out):  # type: ignore[no-untyped-def]
-        m = mask_now[0].reshape(-1).bool()
-        acts.append(out.reshape(-1, out.shape[-1])[m].abs().sum(0))
-
-    handles = [blk.intermediate.register_forward_hook(hook) for blk in base.encoder.layer]
-    total = [torch.zeros(blk.intermediate.dense.out_features) for blk in base.encoder.layer]
     with torch.inference_mode():
         for s in range(0, len(texts), 64):
             enc = tok(
@@ -143,17 +134,30 @@ def ffn_importance(tok, base, texts: list[str]):  # type: ignore[no-untyped-def]
                 max_length=128,
                 return_tensors="pt",
             )
-            mask_now[:] = [enc["attention_mask"]]
-            acts.clear()
             base(**enc)
-            for k, a in enumerate(acts):
-                total[k] += a
+            yield enc["attention_mask"].reshape(-1).bool()
+
+
+def ffn_importance(tok, base, texts: list[str]):  # type: ignore[no-untyped-def]
+    """Per block, how much each feed-forward neuron contributes on ``texts``: mean
+    absolute activation (after GELU) over real tokens times the norm of its output weights."""
+    import torch
+
+    acts: list[torch.Tensor] = []
+
+    def hook(_m, _i, out):  # type: ignore[no-untyped-def]
+        acts.append(out.reshape(-1, out.shape[-1]))
+
+    blocks = base.encoder.layer
+    handles = [blk.intermediate.register_forward_hook(hook) for blk in blocks]
+    total = [torch.zeros(blk.intermediate.dense.out_features) for blk in blocks]
+    for m in _run_in_batches(tok, base, texts):
+        for k, a in enumerate(acts):
+            total[k] += a[m].abs().sum(0)
+        acts.clear()
     for h in handles:
         h.remove()
-    return [
-        t * blk.output.dense.weight.norm(dim=0)
-        for t, blk in zip(total, base.encoder.layer, strict=True)
-    ]
+    return [t * blk.output.dense.weight.norm(dim=0) for t, blk in zip(total, blocks, strict=True)]
 
 
 def head_importance(tok, base, texts: list[str]):  # type: ignore[no-untyped-def]
@@ -163,7 +167,6 @@ def head_importance(tok, base, texts: list[str]):  # type: ignore[no-untyped-def
     import torch
 
     ctxs: list[torch.Tensor] = []
-    mask_now: list[torch.Tensor] = []
 
     def hook(_m, _i, out):  # type: ignore[no-untyped-def]
         ctxs.append(out[0] if isinstance(out, tuple) else out)
@@ -172,24 +175,13 @@ def head_importance(tok, base, texts: list[str]):  # type: ignore[no-untyped-def
     handles = [blk.attention.self.register_forward_hook(hook) for blk in blocks]
     heads = base.config.num_attention_heads
     total = [torch.zeros(heads) for _ in blocks]
-    with torch.inference_mode():
-        for s in range(0, len(texts), 64):
-            enc = tok(
-                texts[s : s + 64],
-                padding=True,
-                truncation=True,
-                max_length=128,
-                return_tensors="pt",
-            )
-            mask_now[:] = [enc["attention_mask"]]
-            ctxs.clear()
-            base(**enc)
-            m = mask_now[0].reshape(-1).bool()
-            for k, (ctx, blk) in enumerate(zip(ctxs, blocks, strict=True)):
-                x = ctx.reshape(-1, ctx.shape[-1])[m].reshape(int(m.sum()), heads, -1)
-                w = blk.attention.output.dense.weight  # (out, heads * head_dim)
-                w = w.reshape(w.shape[0], heads, -1)
-                total[k] += torch.einsum("thd,ohd->tho", x, w).norm(dim=-1).sum(0)
+    for m in _run_in_batches(tok, base, texts):
+        for k, (ctx, blk) in enumerate(zip(ctxs, blocks, strict=True)):
+            x = ctx.reshape(-1, ctx.shape[-1])[m].reshape(int(m.sum()), heads, -1)
+            w = blk.attention.output.dense.weight  # (out, heads * head_dim)
+            w = w.reshape(w.shape[0], heads, -1)
+            total[k] += torch.einsum("thd,ohd->tho", x, w).norm(dim=-1).sum(0)
+        ctxs.clear()
     for h in handles:
         h.remove()
     return total
