@@ -34,8 +34,7 @@ class ResumableJsonl:
     ...             out.append([process(item)])
     """
 
-    def __init__(self, path: str | os.PathLike[str], fingerprint: dict[str, Any],
-                 key: str = "id"):
+    def __init__(self, path: str | os.PathLike[str], fingerprint: dict[str, Any], key: str = "id"):
         self.path = Path(path)
         self.key = key
         self.fingerprint = json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
@@ -43,18 +42,27 @@ class ResumableJsonl:
         if self.path.exists() and meta.exists():
             old = json.loads(meta.read_text(encoding="utf-8"))
             if old != self.fingerprint:
-                changed = sorted(k for k in set(old) | set(self.fingerprint)
-                                 if old.get(k) != self.fingerprint.get(k))
-                detail = ", ".join(f"{k}: {old.get(k)!r} → {self.fingerprint.get(k)!r}"
-                                   for k in changed[:4])
+                changed = sorted(
+                    k
+                    for k in set(old) | set(self.fingerprint)
+                    if old.get(k) != self.fingerprint.get(k)
+                )
+                detail = ", ".join(
+                    f"{k}: {old.get(k)!r} → {self.fingerprint.get(k)!r}" for k in changed[:4]
+                )
                 raise usage_error(
                     f"{self.path} was written by a run with different inputs ({detail})",
-                    path=str(self.path), code="E007",
-                    hint="use a new --out, or delete the file to start over")
+                    path=str(self.path),
+                    code="E007",
+                    hint="use a new --out, or delete the file to start over",
+                )
         elif self.path.exists() and self.path.stat().st_size > 0:
-            raise usage_error(f"{self.path} exists and was not written by this command",
-                              path=str(self.path), code="E007",
-                              hint="use a new --out, or delete the file")
+            raise usage_error(
+                f"{self.path} exists and was not written by this command",
+                path=str(self.path),
+                code="E007",
+                hint="use a new --out, or delete the file",
+            )
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(meta, json.dumps(self.fingerprint, indent=2, sort_keys=True))
@@ -65,8 +73,12 @@ class ResumableJsonl:
         self._f = open(self.path, "a", encoding="utf-8")
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._f is not None:
             self._f.close()
             self._f = None
