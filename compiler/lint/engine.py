@@ -30,16 +30,19 @@ def lint(
     ``sources`` maps a path to its text (read from disk when missing) for inline
     suppressions; ``deep_backend`` enables the model-based contradiction check.
     """
-    with _single_threaded_blas():
+    with _single_threaded_blas(deep_backend is None):
         return _lint(constitution, config, deep_backend, sources, engine)
 
 
-def _single_threaded_blas() -> contextlib.AbstractContextManager[object]:
+def _single_threaded_blas(limit: bool = True) -> contextlib.AbstractContextManager[object]:
     """numpy's BLAS on one thread while linting. The products outside the encoder are
     small (milliseconds each): a second BLAS thread barely shortens them, then spins
     waiting for more work and burns a core (0.6 CPU-seconds of a 1,000-principle lint,
     time a busy machine takes from the run). The encoder runs its batches on threads of
-    its own, each with single-threaded BLAS already."""
+    its own, each with single-threaded BLAS already. Not with ``--deep``: a model
+    backend's matrix products may go through the same BLAS library."""
+    if not limit:
+        return contextlib.nullcontext()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - installed with scikit-learn
