@@ -212,6 +212,13 @@ def machine_gflops() -> float:
     return 2 * 700 * 384 * 1536 / dt / 1e9
 
 
+def _users_python() -> dict[str, str]:
+    """The environment for timed runs: Python as users run it, compiled bytecode written
+    and reused (this machine sets PYTHONDONTWRITEBYTECODE, which recompiles caic's modules
+    on every start)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def speed(n: int, repeat: int = 3) -> None:
     """Time ``caic lint`` on a generated file as a user meets it, three ways; each the
     median of ``repeat`` runs (this machine's timings vary by ~20% from run to run)."""
@@ -225,9 +232,7 @@ def speed(n: int, repeat: int = 3) -> None:
         tiny = Path(tmp) / "tiny.cai"
         tiny.write_text(generate(2, seed=1), encoding="utf-8")
         cache = Path(tmp) / "cache"
-        # Python as users run it: compiled bytecode is written and reused (this machine
-        # sets PYTHONDONTWRITEBYTECODE, which recompiles caic's modules on every start).
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env = _users_python()
         env["CAIC_CACHE"] = str(cache)
         found = 0
 
@@ -292,7 +297,7 @@ c = load(sys.argv[1])
 t2 = time.perf_counter()
 encoder._engine("numpy", True)
 t3 = time.perf_counter()
-texts = [semantics.predicate(p.judge) for p in LintContext(c).judged]
+texts = [semantics.predicate(p.judge) or p.judge.lower() for p in LintContext(c).judged]
 encoder.embed(texts, tuned=True)
 t4 = time.perf_counter()
 found = lint(c, LintConfig())
@@ -311,7 +316,7 @@ def stages(n: int, repeat: int = 3) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "generated.cai"
         path.write_text(generate(n), encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env = _users_python()
         env["CAIC_LINT_CACHE"] = "0"
         runs = []
         for _ in range(repeat):

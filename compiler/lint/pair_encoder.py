@@ -94,22 +94,23 @@ def load() -> PairEncoder | None:
     bias = arrays.pop("head.bias").astype(np.float32)
     layers = int(arrays.pop("layers", 6))
     squared = bool(arrays.pop("diff", 0))
-    ffn = tuple(
-        arrays.pop(k).astype(np.int64) for k in [f"ffn.{i}" for i in range(layers)] if k in arrays
-    )
-    heads = tuple(
-        arrays.pop(k).astype(np.int64) for k in [f"heads.{i}" for i in range(layers)] if k in arrays
-    )
     return PairEncoder(
         lora=arrays,
         weight=weight,
         bias=bias,
         layers=layers,
         squared=squared,
-        ffn=ffn,
-        heads=heads,
+        ffn=_pop_per_block(arrays, "ffn", layers),
+        heads=_pop_per_block(arrays, "heads", layers),
         sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+def _pop_per_block(arrays: dict[str, np.ndarray], name: str, layers: int) -> tuple[np.ndarray, ...]:
+    """The index arrays ``NAME.0`` ... of the blocks that have one (kept neurons or
+    heads), removed from ``arrays`` so that only the LoRA factors stay there."""
+    keys = [f"{name}.{i}" for i in range(layers)]
+    return tuple(arrays.pop(k).astype(np.int64) for k in keys if k in arrays)
 
 
 def classify(texts: Sequence[str], engine: str | None = None) -> np.ndarray:
