@@ -193,6 +193,49 @@ def test_template_from_the_embedded_gguf() -> None:
     )
 
 
+BOS_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+    "{% if add_generation_prompt %}[assistant] {% endif %}"
+)
+
+
+@pytest.mark.parametrize("add_bos", [True, False])
+def test_completion_prompt_leaves_out_the_bos_the_server_adds(add_bos: bool) -> None:
+    """Servers tokenize /completions text with special tokens (a BOS in front when the
+    tokenizer adds one) and chat prompts without: a template's own BOS must go only when
+    the server would add another."""
+    tpl = ChatTemplate(BOS_TEMPLATE, bos_token="<s>", eos_token="</s>", add_bos=add_bos)
+    assert tpl.render(USER) == "<s>[user] Which answer is better?\n[assistant] "
+    expected = (
+        "[user] Which answer is better?\n[assistant] (" if add_bos else tpl.render(USER) + "("
+    )
+    assert tpl.completion_prompt(USER, "(") == expected
+
+
+def test_add_bos_is_read_from_the_tokenizer_folder(tmp_path: Path) -> None:
+    cfg = {"chat_template": BOS_TEMPLATE, "bos_token": "<s>", "eos_token": "</s>"}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({**cfg, "add_bos_token": True}))
+    assert ChatTemplate.load(str(tmp_path)).add_bos
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(cfg))
+    assert not ChatTemplate.load(str(tmp_path)).add_bos
+    # Llama 3 style: no flag, the post-processor puts the BOS in front of every sequence.
+    post = {"type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                       {"Sequence": {"id": "A", "type_id": 0}}]}  # fmt: skip
+    (tmp_path / "tokenizer.json").write_text(json.dumps({"post_processor": post}))
+    assert ChatTemplate.load(str(tmp_path)).add_bos
+
+
+def test_add_bos_follows_llama_cpp_for_gguf_files() -> None:
+    from caic.training.backends.chat_template import _gguf_adds_bos
+
+    assert not ChatTemplate.load("default").add_bos  # SmolLM2 sets the flag to false
+    assert _gguf_adds_bos({"tokenizer.ggml.add_bos_token": True, "tokenizer.ggml.model": "gpt2"})
+    assert _gguf_adds_bos({"tokenizer.ggml.model": "llama"})  # SentencePiece default
+    assert _gguf_adds_bos({"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "llama-bpe"})
+    assert not _gguf_adds_bos({"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "qwen2"})
+
+
 def test_prefix_without_a_known_template_is_a_usage_error() -> None:
     b = mock_backend(lambda req: chat_reply("x"))
     with pytest.raises(CaicError, match="chat template"):
@@ -245,14 +288,58 @@ def test_server_scores_options_with_and_without_a_prefix(server_url: str) -> Non
     assert echo == pytest.approx(top, abs=0.05)
 
 
+def first_token(client: httpx.Client, path: str, body: dict[str, Any]) -> tuple[dict, int]:
+    """The top-20 log-probs of the first reply token, and the prompt's token count."""
+    body = {"model": "smollm2", "max_tokens": 1, "temperature": 0.0, **body}
+    r = client.post(path, json=body)
+    r.raise_for_status()
+    out = r.json()
+    lp = out["choices"][0]["logprobs"]
+    if path == "/chat/completions":
+        tops = {e["token"]: e["logprob"] for e in lp["content"][0]["top_logprobs"]}
+    else:
+        tops = lp["top_logprobs"][0]
+    return tops, int(out["usage"]["prompt_tokens"])
+
+
+def fresh_state(client: httpx.Client) -> None:
+    """Make the server evaluate the next prompt whole: llama-cpp-python reuses the previous
+    request's KV cache for a shared prefix, and this prompt shares not even the first token."""
+    client.post("/completions", json={"model": "smollm2", "prompt": "Hello", "max_tokens": 1})
+
+
 @pytest.mark.server
-def test_template_rendering_matches_the_server(server_url: str) -> None:
-    """The client-side template reproduces what the server renders for chat requests."""
-    text = ChatTemplate.load(str(default_gguf_or_skip())).render(JUDGE)
-    with get_backend(f"openai:{server_url}#smollm2") as b:
-        chat = b.generate([JUDGE], SamplingParams(max_new_tokens=8))
-        raw = b.generate_text([text], SamplingParams(max_new_tokens=8, stop=["<|im_end|>"]))
-    assert chat == raw
+def test_completion_prompt_puts_the_chat_requests_tokens_before_the_model(
+    server_url: str,
+) -> None:
+    """The judge scores a client-rendered prompt through /completions; the model must see
+    exactly what a chat request gives it: as many prompt tokens, the same next-token
+    distribution and, from the same server state, the same greedy reply. One extra token
+    in front (a second BOS) moves the distribution far past the tolerance."""
+    tpl = ChatTemplate.load(str(default_gguf_or_skip()))
+    text = tpl.completion_prompt(JUDGE)
+    assert text == tpl.render(JUDGE)  # SmolLM2's tokenizer adds no BOS of its own
+    with httpx.Client(base_url=server_url, timeout=120) as c:
+        fresh_state(c)
+        chat, n_chat = first_token(
+            c, "/chat/completions", {"messages": JUDGE, "logprobs": True, "top_logprobs": 20}
+        )
+        fresh_state(c)
+        comp, n_comp = first_token(c, "/completions", {"prompt": text, "logprobs": 20})
+        fresh_state(c)
+        bos, n_bos = first_token(c, "/completions",
+                                 {"prompt": tpl.bos_token + text, "logprobs": 20})  # fmt: skip
+    assert n_comp == n_chat and n_bos == n_chat + 1
+    assert sorted(comp, key=comp.__getitem__)[-5:] == sorted(chat, key=chat.__getitem__)[-5:]
+    assert max(abs(comp[t] - chat[t]) for t in set(comp) & set(chat)) < 1e-3
+    assert max(abs(bos[t] - chat[t]) for t in set(bos) & set(chat)) > 0.1
+
+    with get_backend(f"openai:{server_url}#smollm2") as b, httpx.Client(base_url=server_url) as c:
+        fresh_state(c)
+        [reply] = b.generate([JUDGE], SamplingParams(max_new_tokens=8))
+        fresh_state(c)
+        [raw] = b.generate_text([text], SamplingParams(max_new_tokens=8, stop=["<|im_end|>"]))
+    assert reply == raw and reply.strip()
 
 
 @pytest.mark.server

@@ -5,6 +5,15 @@ assistant prefix (the server's chat endpoint cannot continue a partial assistant
 turn). The template comes from a GGUF file's metadata, a tokenizer folder or a
 ``.jinja`` file, and is rendered with a sandboxed jinja2 environment configured
 as ``transformers``' ``apply_chat_template`` configures it.
+
+Text sent to a ``/completions`` endpoint is tokenized by the server *with* its special
+tokens: llama.cpp (``Llama.create_completion``) and vLLM both put a BOS token in front when
+the model's tokenizer adds one (``add_bos_token``), while their chat endpoints tokenize the
+rendered template without adding any. A template that writes ``{{ bos_token }}`` itself
+(Llama 3, Mistral, Gemma) would reach the model with two BOS tokens through
+``/completions`` and one through ``/chat/completions``. :meth:`ChatTemplate.completion_prompt`
+drops the template's own leading BOS when the tokenizer adds one, so both endpoints see
+the same tokens.
 """
 
 from __future__ import annotations
@@ -76,7 +85,9 @@ def gguf_metadata(path: Path, keys: set[str]) -> dict[str, Any]:
 class ChatTemplate:
     """A Hugging Face chat template rendered with jinja2, as ``apply_chat_template`` does."""
 
-    def __init__(self, source: str, bos_token: str = "", eos_token: str = "") -> None:
+    def __init__(
+        self, source: str, bos_token: str = "", eos_token: str = "", add_bos: bool = False
+    ) -> None:
         from jinja2.ext import loopcontrols
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -96,6 +107,8 @@ class ChatTemplate:
         env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
         self._template = env.from_string(source)
         self.bos_token, self.eos_token = bos_token, eos_token
+        self.add_bos = add_bos
+        """Whether the model's tokenizer puts a BOS token in front of plain text."""
 
     def render(self, messages: list[Message], add_generation_prompt: bool = True) -> str:
         """The conversation as prompt text, ending with the generation prompt."""
@@ -105,6 +118,17 @@ class ChatTemplate:
             bos_token=self.bos_token,
             eos_token=self.eos_token,
         )
+
+    def completion_prompt(self, messages: list[Message], assistant_prefix: str = "") -> str:
+        """The text to send to a ``/completions`` endpoint for the same tokens as a chat request.
+
+        The server adds the BOS token itself when the tokenizer does (``add_bos``), so a
+        BOS written by the template is left out here; everything else is :meth:`render`.
+        """
+        text = self.render(messages) + assistant_prefix
+        if self.add_bos and self.bos_token and text.startswith(self.bos_token):
+            text = text[len(self.bos_token) :]
+        return text
 
     @classmethod
     def load(cls, spec: str) -> ChatTemplate:
@@ -140,12 +164,17 @@ class ChatTemplate:
             v = cfg.get(key) or ""
             return str(v.get("content", "") if isinstance(v, dict) else v)
 
-        return cls(text, token("bos_token"), token("eos_token"))
+        bos = token("bos_token")
+        add_bos = cfg.get("add_bos_token")
+        if add_bos is None:  # fast tokenizers (Llama 3) add it in tokenizer.json's post-processor
+            add_bos = bool(bos) and bos in _post_processor_single(path / "tokenizer.json")
+        return cls(text, bos, token("eos_token"), bool(add_bos))
 
     @classmethod
     def _from_gguf(cls, path: Path) -> ChatTemplate:
         keys = {"tokenizer.chat_template", "tokenizer.ggml.tokens"}
         keys |= {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"}
+        keys |= {"tokenizer.ggml.add_bos_token", "tokenizer.ggml.model", "tokenizer.ggml.pre"}
         meta = gguf_metadata(path, keys)
         if "tokenizer.chat_template" not in meta:
             raise usage_error(f"no chat template in {path}")
@@ -159,4 +188,24 @@ class ChatTemplate:
             str(meta["tokenizer.chat_template"]),
             special("tokenizer.ggml.bos_token_id"),
             special("tokenizer.ggml.eos_token_id"),
+            _gguf_adds_bos(meta),
         )
+
+
+def _gguf_adds_bos(meta: dict[str, Any]) -> bool:
+    """Whether llama.cpp puts BOS in front of plain text for this GGUF: the file's flag, or
+    llama.cpp's default for its tokenizer (SentencePiece and Llama 3's BPE add it)."""
+    flag = meta.get("tokenizer.ggml.add_bos_token")
+    if flag is not None:
+        return bool(flag)
+    model, pre = meta.get("tokenizer.ggml.model"), meta.get("tokenizer.ggml.pre")
+    return model == "llama" or pre in {"llama3", "llama-v3", "llama-bpe"}
+
+
+def _post_processor_single(path: Path) -> str:
+    """The single-sequence template of a ``tokenizer.json`` post-processor, as text."""
+    if not path.is_file():
+        return ""
+    post = json.loads(path.read_text(encoding="utf-8")).get("post_processor") or {}
+    procs = post.get("processors", [post]) if isinstance(post, dict) else []
+    return json.dumps([p.get("single") for p in procs if isinstance(p, dict)])

@@ -14,7 +14,18 @@ Option scoring uses the server's log-probs:
   ``top_logprobs`` and one generated token (the server renders the chat template);
 - with an ``assistant_prefix``, the prompt is rendered here with the model's chat
   template (from a GGUF, a tokenizer folder or a ``.jinja`` file; the embedded
-  SmolLM2's by default for models named like it) and sent to ``/completions``.
+  SmolLM2's by default for models named like it) and sent to ``/completions``, without
+  the template's own BOS where the server's tokenizer adds one
+  (:meth:`ChatTemplate.completion_prompt`), so the model sees the tokens a chat request
+  would give it.
+
+llama-cpp-python's server keeps the previous request's KV cache and evaluates only the
+part of a new prompt after the prefix the two share (at least its last token), so the
+same prompt is evaluated in one batch or token by token depending on what the server ran
+before. Where llama.cpp's batched and single-token kernels round differently, scores then
+differ in the last digits and greedy text can take the other branch at a near-tie; on an
+AVX2 CPU we measured no difference (Q4_1 and Q4_0 files). Send an unrelated request first
+where two runs must start from the same server state.
 
 Top tokens are matched to options up to spaces and brackets (``" A"``, ``"A"`` and
 ``"(A"`` all count for ``A``; their probabilities are summed); an option absent from
@@ -259,7 +270,7 @@ class OpenAIBackend(Backend):
         opts = check_options(options)
         _ = self.model_id  # resolve once here, not from every worker thread
         if self.score_mode == "echo":
-            texts = [self._chat_template().render(p) + assistant_prefix for p in prompts]
+            texts = [self._chat_template().completion_prompt(p, assistant_prefix) for p in prompts]
             jobs = [(t, o) for t in texts for o in opts]
             flat = list(self._pool.map(lambda job: self._echo_score(*job), jobs))
             return [flat[i * len(opts) : (i + 1) * len(opts)] for i in range(len(prompts))]
@@ -268,7 +279,7 @@ class OpenAIBackend(Backend):
     def _top_score(self, prompt: list[Message], opts: list[str], prefix: str) -> list[float]:
         base = {"model": self.model_id, "max_tokens": 1, "temperature": 0.0}
         if prefix:
-            text = self._chat_template().render(prompt) + prefix
+            text = self._chat_template().completion_prompt(prompt, prefix)
             payload = {**base, "prompt": text, "logprobs": self.top_logprobs}
             lp = _choice(self._request("POST", "/completions", payload)).get("logprobs") or {}
             tops = (lp.get("top_logprobs") or [None])[0] or {}
