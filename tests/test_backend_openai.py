@@ -224,6 +224,12 @@ def test_add_bos_is_read_from_the_tokenizer_folder(tmp_path: Path) -> None:
                        {"Sequence": {"id": "A", "type_id": 0}}]}  # fmt: skip
     (tmp_path / "tokenizer.json").write_text(json.dumps({"post_processor": post}))
     assert ChatTemplate.load(str(tmp_path)).add_bos
+    # A BOS spelled outside ASCII (DeepSeek's) is found in the post-processor too.
+    bos = "<\uff5cbegin\u2581of\u2581sentence\uff5c>"
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({**cfg, "bos_token": bos}))
+    post["single"][0]["SpecialToken"]["id"] = bos  # type: ignore[index]
+    (tmp_path / "tokenizer.json").write_text(json.dumps({"post_processor": post}))
+    assert ChatTemplate.load(str(tmp_path)).add_bos
 
 
 def test_add_bos_follows_llama_cpp_for_gguf_files() -> None:

@@ -208,4 +208,4 @@ def _post_processor_single(path: Path) -> str:
         return ""
     post = json.loads(path.read_text(encoding="utf-8")).get("post_processor") or {}
     procs = post.get("processors", [post]) if isinstance(post, dict) else []
-    return json.dumps([p.get("single") for p in procs if isinstance(p, dict)])
+    return json.dumps([p.get("single") for p in procs if isinstance(p, dict)], ensure_ascii=False)
