@@ -7,29 +7,25 @@ conflict on a fresh machine, or as a package missing from the lock.
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
 from pathlib import Path
+from typing import Any
 
-from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCKED_EXTRAS = ("ml", "server", "test")
 
 
-def pins() -> dict[str, Version]:
-    out = {}
-    for line in (ROOT / ".ci" / "constraints.txt").read_text(encoding="utf-8").splitlines():
-        spec, _, marker = line.strip().partition(";")
-        if not spec or spec.startswith("#"):
-            continue
-        if marker.strip() and not Marker(marker.strip()).evaluate():
-            continue
-        name, _, version = spec.strip().partition("==")
-        out[canonicalize_name(name)] = Version(version)
-    return out
+def lock_reader() -> Any:
+    """``.ci/check_lock.py`` as a module: the test reads the lock as CI does."""
+    spec = importlib.util.spec_from_file_location("check_lock", ROOT / ".ci" / "check_lock.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_every_dependency_is_locked_within_its_declared_range() -> None:
@@ -39,7 +35,7 @@ def test_every_dependency_is_locked_within_its_declared_range() -> None:
         declared += project["optional-dependencies"][extra]
     inputs = (ROOT / ".ci" / "requirements.in").read_text(encoding="utf-8").splitlines()
     declared += [line for line in inputs if line.strip() and not line.startswith("#")]
-    locked = pins()
+    locked = lock_reader().locked()
     problems = []
     for text in declared:
         req = Requirement(text)
@@ -49,4 +45,3 @@ def test_every_dependency_is_locked_within_its_declared_range() -> None:
         elif not req.specifier.contains(have, prereleases=True):
             problems.append(f"{req.name} {have} is outside {req.specifier}")
     assert not problems, "; ".join(problems) + " (refresh with `bash .ci/lock`)"
-
