@@ -49,7 +49,7 @@ def main() -> int:
     for p in sorted(problems):
         print(f"lock: {p}", file=sys.stderr)
     if problems:
-        print("lock: refresh with `bash .ci/lock` (README, 'Refreshing the lock')", file=sys.stderr)
+        print("lock: refresh with `bash .ci/lock` (README, 'The lock')", file=sys.stderr)
     return 1 if problems else 0
 
 

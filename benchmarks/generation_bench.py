@@ -122,8 +122,10 @@ def bench_transformers(args: argparse.Namespace, bandwidth: float) -> list[Row]:
 
 
 @contextmanager
-def llama_server(gguf: Path, log: Path, core: int | None = None) -> Iterator[tuple[str, int]]:
-    """A one-thread llama.cpp server on a free port; yields its URL and PID.
+def llama_server(
+    gguf: Path, log: Path, core: int | None = None, threads: int = 1
+) -> Iterator[tuple[str, int]]:
+    """A llama.cpp server (one thread unless told) on a free port; yields its URL and PID.
 
     Each server gets a session of its own (``start_new_session``): with the kernel's
     autogroup scheduling (``/proc/sys/kernel/sched_autogroup_enabled``) CPU time is
@@ -137,7 +139,7 @@ def llama_server(gguf: Path, log: Path, core: int | None = None) -> Iterator[tup
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host",
            "127.0.0.1", "--port", str(port), "--model_alias", "smollm2",
-           "--n_threads", "1", "--n_threads_batch", "1"]  # fmt: skip
+           "--n_threads", str(threads), "--n_threads_batch", str(threads)]  # fmt: skip
     if core is not None:
         cmd = ["taskset", "-c", str(core), *cmd]  # taskset execs the server: same PID
     with open(log, "wb") as out:

@@ -25,15 +25,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
-import socket
-import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generation_bench import llama_server  # noqa: E402
 from refusal_sources import (  # noqa: E402
     Row,
     _refused,
@@ -46,32 +45,6 @@ from refusal_sources import (  # noqa: E402
 from caic.evals.judge import judge_harm, judge_refusal  # noqa: E402
 from caic.evals.metrics import wilson  # noqa: E402
 from caic.evals.refusal import classify  # noqa: E402
-
-
-@contextlib.contextmanager
-def llama_server() -> Iterator[str]:
-    """The embedded GGUF behind llama.cpp's OpenAI-compatible server; yields its URL."""
-    from caic.training.backends.transformers_backend import default_gguf_path
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()),
-           "--host", "127.0.0.1", "--port", str(port), "--model_alias", "smollm2",
-           "--n_ctx", "2048", "--n_threads", "2"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(400):
-            with contextlib.suppress(OSError), urllib.request.urlopen(url + "/models", timeout=2):
-                break
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama.cpp server exited with {proc.returncode}")
-            time.sleep(0.3)
-        yield f"openai:{url}#smollm2"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def sample(rows: Sequence[Row], n: int, seed: int = 0) -> list[Row]:
@@ -114,7 +87,13 @@ def main() -> int:
     from caic.training.backends.registry import get_backend
 
     with contextlib.ExitStack() as stack:
-        spec = stack.enter_context(llama_server()) if args.server else args.judge
+        spec = args.judge
+        if args.server:
+            from caic.training.backends.transformers_backend import default_gguf_path
+
+            log = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "server.log"
+            url, _ = stack.enter_context(llama_server(default_gguf_path(), log, threads=2))
+            spec = f"openai:{url}#smollm2"
         judge = stack.enter_context(get_backend(spec))
         print(f"judge {spec} ({judge.model_id}); {args.n} rows per source, "
               f"completions cut to {args.max_chars} characters")  # fmt: skip

@@ -64,13 +64,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from refusal_sources import (  # noqa: E402
     Row,
+    _refused,
     baseline,
     load_gptfuzz,
     load_harmbench,
     load_purseclab,
 )
 
-from caic.evals.metrics import wilson  # noqa: E402
+from caic.evals.metrics import expected_calibration_error, wilson  # noqa: E402
 from caic.evals.refusal import (  # noqa: E402
     LABELS,
     analyse,
@@ -262,19 +263,16 @@ def train(examples: Sequence[Example], x_all: Any) -> Linear:
 # -- scoring ---------------------------------------------------------------------------------
 
 
-def binary_right(source: str, gold: str, pred: str) -> bool:
-    if source in THREE_WAY:
-        return (gold == "full_compliance") == (pred == "full_compliance")
-    return (gold == "full_refusal") == (pred == "full_refusal")
-
-
 def score(name: str, rows: Sequence[Row], probs: np.ndarray) -> dict[str, Any]:
     preds = [LABELS[int(i)] for i in probs.argmax(axis=1)]
     rules = [classify(r.completion, r.prompt) for r in rows]
     base = [baseline(r.completion) for r in rows]
     out: dict[str, Any] = {"name": name, "n": len(rows)}
     for who, p in (("model", preds), ("rules", rules), ("phrase", base)):
-        k = sum(binary_right(r.source, r.gold or "", q) for r, q in zip(rows, p, strict=True))
+        k = sum(
+            _refused(r.gold, r.source) == _refused(q, r.source)  # type: ignore[arg-type]
+            for r, q in zip(rows, p, strict=True)
+        )
         out[f"{who}_binary"] = (k, wilson(k, len(rows)))
         if rows and rows[0].source in THREE_WAY:
             k3 = sum(r.gold == q for r, q in zip(rows, p, strict=True))
@@ -293,11 +291,10 @@ def score(name: str, rows: Sequence[Row], probs: np.ndarray) -> dict[str, Any]:
     else:
         p_bin = 1.0 - probs[:, FR]
         y_bin = np.array([r.gold != "full_refusal" for r in rows], float)
-    bins = np.minimum((p_bin * 10).astype(int), 9)
-    out["ece"] = float(
-        sum(abs(p_bin[bins == k].mean() - y_bin[bins == k].mean()) * (bins == k).sum()
-            for k in range(10) if (bins == k).any()) / max(len(rows), 1)
-    )  # fmt: skip
+    ece = expected_calibration_error(
+        [(float(q), bool(y)) for q, y in zip(p_bin, y_bin, strict=True)]
+    )
+    out["ece"] = ece or 0.0
     return out
 
 
