@@ -98,6 +98,18 @@ def open_text(path: str | os.PathLike[str]) -> IO[str]:
     return open(p, encoding="utf-8")
 
 
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """A whole JSON file; a missing file or malformed JSON is a ``path:line:col`` error."""
+    with open_text(path) as f:
+        text = f.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise usage_error(
+            f"malformed JSON: {e.msg}", path=str(path), line=e.lineno, column=e.colno, code="E005"
+        ) from None
+
+
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line_number, object)`` per non-blank line; bad rows are ``path:line`` errors."""
     with open_text(path) as f:

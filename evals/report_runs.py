@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from caic.errors import usage_error
-from caic.io import read_jsonl
+from caic.io import read_json, read_jsonl
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,8 +41,6 @@ def _need(obj: dict[str, Any], key: str, path: Path) -> Any:
 
 def load_run(path: str | Path, label: str | None = None) -> Run:
     """Read ``DIR/manifest.json`` and ``DIR/samples.jsonl``; bad input is a usage error."""
-    import json
-
     import pandas as pd
 
     d = Path(path)
@@ -54,12 +52,7 @@ def load_run(path: str | Path, label: str | None = None) -> Run:
             code="E301",
             hint="run `caic eval ... -o DIR` first",
         )
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise usage_error(
-            f"malformed JSON: {e.msg}", path=str(mpath), line=e.lineno, column=e.colno, code="E005"
-        ) from None
+    manifest = read_json(mpath)
     if not isinstance(manifest, dict) or manifest.get("kind") != "eval-run":
         raise usage_error(
             "not an eval run manifest (kind is not `eval-run`)", path=str(mpath), code="E301"

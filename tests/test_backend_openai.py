@@ -232,6 +232,18 @@ def test_add_bos_is_read_from_the_tokenizer_folder(tmp_path: Path) -> None:
     assert ChatTemplate.load(str(tmp_path)).add_bos
 
 
+def test_a_broken_tokenizer_file_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    cfg = {"chat_template": BOS_TEMPLATE, "bos_token": "<s>"}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(cfg))
+    (tmp_path / "tokenizer.json").write_text('{\n  "post_processor": {,\n}')
+    with pytest.raises(CaicError) as err:
+        ChatTemplate.load(str(tmp_path))
+    msg = str(err.value)
+    assert (
+        "\n" not in msg and f"{tmp_path / 'tokenizer.json'}:2:" in msg and "malformed JSON" in msg
+    )
+
+
 def test_add_bos_follows_llama_cpp_for_gguf_files() -> None:
     from caic.training.backends.chat_template import _gguf_adds_bos
 

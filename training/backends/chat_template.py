@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from caic.errors import usage_error
+from caic.io import read_json
 from caic.training.backends.base import Message
 
 # GGUF value types: fixed-size scalars by struct code; 8 = string, 9 = array.
@@ -152,7 +153,7 @@ class ChatTemplate:
     @classmethod
     def _from_folder(cls, path: Path) -> ChatTemplate:
         cfg_file = path / "tokenizer_config.json"
-        cfg = json.loads(cfg_file.read_text(encoding="utf-8")) if cfg_file.is_file() else {}
+        cfg = read_json(cfg_file) if cfg_file.is_file() else {}
         jinja = path / "chat_template.jinja"
         text = jinja.read_text(encoding="utf-8") if jinja.is_file() else cfg.get("chat_template")
         if isinstance(text, list):  # named templates: take the default one
@@ -206,6 +207,6 @@ def _post_processor_single(path: Path) -> str:
     """The single-sequence template of a ``tokenizer.json`` post-processor, as text."""
     if not path.is_file():
         return ""
-    post = json.loads(path.read_text(encoding="utf-8")).get("post_processor") or {}
+    post = read_json(path).get("post_processor") or {}
     procs = post.get("processors", [post]) if isinstance(post, dict) else []
     return json.dumps([p.get("single") for p in procs if isinstance(p, dict)], ensure_ascii=False)
