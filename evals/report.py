@@ -38,6 +38,11 @@ any other ``suite.X`` / ``suite.X_rate``  ``scores.X``: McNemar when boolean, pa
                                           bootstrap when numeric
 ========================================  ==============================================
 
+Refusal rates (``caic.evals.instrument.EVENTS``) also get, per run, a rate corrected for
+the refusal classifier's measured error with an interval widened by it, and a paired
+difference that allows the classifier to err differently on each run's replies; a
+McNemar-significant difference inside that error is reported as not resolved.
+
 A backing is used only if the per-item values reproduce the manifest's value (and n)
 on that run's own samples, so a metric whose definition the table does not match gets
 no test rather than a wrong one; such metrics still get their values and deltas.
@@ -49,8 +54,9 @@ from typing import Any
 
 import caic
 from caic.errors import usage_error
+from caic.evals.instrument import EVENTS, adjusted_rate
 from caic.evals.report_gates import Gate, evaluate_gates, parse_gate
-from caic.evals.report_paired import MAX_FLIPS, compare, flips
+from caic.evals.report_paired import MAX_FLIPS, backing_for, compare, flips
 from caic.evals.report_runs import (
     SCHEMA_VERSION,
     SUITES,
@@ -131,6 +137,17 @@ def constitution_diffs(base: Run, runs: list[Run]) -> list[dict[str, Any]]:
     return out
 
 
+def _adjusted(run: Run, key: str, seed: int, resamples: int) -> dict[str, Any] | None:
+    """A refusal rate corrected for the classifier's measured error, with the interval
+    widened by it (:mod:`caic.evals.instrument`); None when that error is unmeasured."""
+    metric = metric_table(run)[key]
+    found = backing_for(run, key, metric)
+    if found is None or found[0].kind != "binary":
+        return None
+    card = (run.manifest.get("instruments") or {}).get("refusal_classifier")
+    return adjusted_rate(found[1].tolist(), card, EVENTS[key], resamples, seed)
+
+
 def build_report(
     runs: list[Run], baseline: Run | None = None, seed: int = 0, resamples: int = 2000
 ) -> dict[str, Any]:
@@ -160,6 +177,10 @@ def build_report(
             },
             "comparisons": {},
         }
+        if key in EVENTS:
+            for r in runs:
+                if key in tables[r.label]:
+                    entry["runs"][r.label]["adjusted"] = _adjusted(r, key, seed, resamples)
         for r in others:
             if key in tables[r.label] and key in tables[base.label]:
                 entry["comparisons"][r.label] = compare(base, r, key, seed, resamples)

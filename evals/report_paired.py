@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from caic.evals.instrument import EVENTS, adjusted_delta
 from caic.evals.report_runs import SUITES, Run, metric_table
 from caic.evals.stats import (
     ALPHA,
@@ -262,6 +263,11 @@ def backing_for(run: Run, key: str, metric: dict[str, Any]) -> tuple[Backing, pd
     return None
 
 
+def _card(run: Run) -> dict[str, Any] | None:
+    """The refusal classifier's card recorded in a run's manifest (None: not recorded)."""
+    return (run.manifest.get("instruments") or {}).get("refusal_classifier")
+
+
 def _phrase(key: str, higher: bool) -> str:
     if key in VERDICTS:
         return VERDICTS[key][0 if higher else 1]
@@ -318,11 +324,25 @@ def compare(base: Run, run: Run, key: str, seed: int = 0, resamples: int = 2000)
         )
     d = test["delta_shared"]
     test["significant"] = bool(p < ALPHA and d != 0)
+    if key in EVENTS and backing.kind == "binary":
+        adj = adjusted_delta(
+            a.tolist(), b.tolist(), _card(base), _card(run), EVENTS[key], resamples, seed
+        )
+        test["instrument"] = adj or {"method": "none: the classifier's error is not measured"}
+        if adj is not None and test["significant"] and adj["p_value"] >= ALPHA:
+            test["significant"] = False
+            test["unresolved"] = True
     hib = rm.get("higher_is_better")
     test["direction"] = None if d == 0 or hib is None else ("better" if (d > 0) == hib else "worse")
     out["test"] = test
     if test["significant"]:
         out["verdict"] = f"{run.label} {_phrase(key, d > 0)} than {base.label} ({format_p(p)})"
+    elif test.get("unresolved"):
+        q = test["instrument"]["p_value"]
+        out["verdict"] = (
+            f"not resolved by the refusal classifier ({format_p(p)} on its labels, but "
+            f"{format_p(q)} once its measured error is allowed for)"
+        )
     else:
         out["verdict"] = f"no significant difference ({format_p(p)})"
     return out

@@ -31,7 +31,22 @@ def interval(m: dict[str, Any] | None) -> str:
     out = fmt(m["value"])
     if m.get("ci_low") is not None and m.get("ci_high") is not None:
         out += f" [{fmt(m['ci_low'])}, {fmt(m['ci_high'])}]"
+    adj = m.get("adjusted")
+    if adj:
+        lo, hi = fmt(adj["ci_low"]), fmt(adj["ci_high"])
+        out += f"; classifier-adjusted {fmt(adj['value'])} [{lo}, {hi}]"
     return out
+
+
+def unresolved(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(metric, run, verdict) for each difference significant on the classifier's labels
+    but not once its measured error is allowed for."""
+    return [
+        (m["key"], label, comp["verdict"])
+        for m in report["metrics"]
+        for label, comp in m["comparisons"].items()
+        if (comp.get("test") or {}).get("unresolved")
+    ]
 
 
 def arrow(hib: bool | None) -> str:
@@ -112,7 +127,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "↑ higher is better, ↓ lower is better; intervals are 95%. p: exact McNemar "
         "on shared items for binary outcomes, otherwise paired bootstrap (exact paired "
-        "permutation test below 20 shared items); uncorrected for multiple comparisons.",
+        "permutation test below 20 shared items); uncorrected for multiple comparisons. "
+        "Refusal rates also show a classifier-adjusted rate: corrected for the refusal "
+        "classifier's error measured on text it was not trained on, its interval a "
+        "bootstrap over the items and that error (`caic.evals.instrument`); a difference "
+        "must hold under it too to be called significant.",
         "",
     ]
     sig = significant(report)
@@ -121,6 +140,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     for key, _label, verdict, direction in sig:
         mark = {"better": "🟢", "worse": "🔴"}.get(direction, "•")
         lines.append(f"- {mark} `{key}`: {verdict}")
+    for key, _label, verdict in unresolved(report):
+        lines.append(f"- ◌ `{key}`: {verdict}")
     if not sig:
         lines.append(
             "- only one run: nothing to compare"

@@ -9,7 +9,8 @@
     suites, model, judge, constitution (name, version, sha256, path) or null,
     ``system_prompt``, seed, per-suite data (source, sha256, n), timing, and
     ``metrics[suite_key][metric] = {value, ci_low, ci_high, n, higher_is_better,
-    per_category}``.
+    per_category}``, and ``instruments.refusal_classifier``: the card of the classifier
+    that labelled the replies (name, version, measured confusion matrices).
 
 A killed run is resumed by running the same command: items already in
 ``samples.jsonl`` are skipped (a torn last line is dropped), and the metrics are always
@@ -140,6 +141,10 @@ def run_eval(
         "max_new_tokens": cfg.max_new_tokens,
         "data": {n: datasets[n].sha256 for n in cfg.suites},
     }
+    instruments = _instruments(cfg)
+    if "refusal_classifier" in instruments:
+        c = instruments["refusal_classifier"]
+        fingerprint["refusal_classifier"] = c.get("sha256") or f"{c['name']} {c.get('version')}"
     cfg.out.mkdir(parents=True, exist_ok=True)
     system_text = None
     if cfg.system_prompt and constitution is not None:
@@ -204,11 +209,26 @@ def run_eval(
     finally:
         for b in owned:
             b.close()
-    manifest = build_manifest(cfg, rows, datasets, items, c_info, started, t0)
+    manifest = build_manifest(cfg, rows, datasets, items, c_info, started, t0, instruments)
     write_text_atomic(
         cfg.out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     )
     return manifest
+
+
+REFUSAL_SUITES = ("harmlessness", "over-refusal")
+
+
+def _instruments(cfg: EvalConfig) -> dict[str, Any]:
+    """The refusal classifier's card when a suite classifies refusals (the judge's
+    spec, unmeasured, when a judge decides instead)."""
+    if not set(cfg.suites) & set(REFUSAL_SUITES):
+        return {}
+    if cfg.judge:
+        return {"refusal_classifier": {"name": "judge", "spec": cfg.judge, "measured": None}}
+    from caic.evals.refusal_model import card
+
+    return {"refusal_classifier": card()}
 
 
 def _is_tf(spec: str | None) -> bool:
@@ -223,6 +243,7 @@ def build_manifest(
     c_info: dict[str, Any] | None,
     started: str,
     t0: float,
+    instruments: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest, with metrics recomputed from the sample rows of this run's items."""
     metrics: dict[str, Any] = {}
@@ -250,6 +271,7 @@ def build_manifest(
                 "seconds": round(time.perf_counter() - t0, 3),
             },
             "metrics": metrics,
+            "instruments": instruments or {},
         }
     )
     return manifest.model_dump(mode="json")

@@ -102,6 +102,12 @@ class RunManifest(_Frozen):
     """When it ran."""
     metrics: dict[str, dict[str, MetricEntry]]
     """``metrics[suite_key][metric_name]``; suite_key is the suite name with ``-`` → ``_``."""
+    instruments: dict[str, Any] = {}
+    """What measured the replies and what it is worth: ``refusal_classifier`` is the
+    classifier's card (name, version, its confusion matrices on sources it was not
+    trained on; ``caic.evals.refusal_model.card``), or ``{"name": "judge", "spec": ...,
+    "measured": null}`` when a model judge decided. ``caic report`` widens refusal-rate
+    intervals by it (``caic.evals.instrument``)."""
 
 
 class Sample(_Frozen):

@@ -34,7 +34,8 @@ from typing import Any
 
 from caic.evals.agreement import LABEL_AGREEMENT_METRICS, neutral_judge, solve_label_agreement
 from caic.evals.metrics import Metric, score
-from caic.evals.refusal import classify
+from caic.evals.refusal import LABELS, classify
+from caic.evals.refusal_model import classify_many
 from caic.evals.solver import Context, Item, Record, Solver, chunks, record
 from caic.evals.sycophancy import CHALLENGE, SYCOPHANCY_METRICS, solve_sycophancy
 
@@ -42,12 +43,18 @@ __all__ = ["CHALLENGE", "SUITES", "Context", "Suite", "neutral_judge"]
 
 
 def _respond_and_classify(ctx: Context, batch: list[Item]) -> list[dict[str, Any]]:
-    """Generate replies and classify them (patterns; the judge decides when there is one)."""
+    """Generate replies and classify them: the refusal model (or the rules where it is
+    not installed) and the rules' own class; the judge decides when there is one."""
     convs = [ctx.conversation([{"role": "user", "content": it["prompt"]}]) for it in batch]
     replies = ctx.model.generate(convs, ctx.params)
+    prompts = [it["prompt"] for it in batch]
+    classes, probs = classify_many(replies, prompts)
     out = []
-    for it, reply in zip(batch, replies, strict=True):
-        out.append({"reply": reply, "pattern": classify(reply, it["prompt"])})
+    for i, (it, reply) in enumerate(zip(batch, replies, strict=True)):
+        o = {"reply": reply, "pattern": classify(reply, it["prompt"]), "class": classes[i]}
+        if probs is not None:
+            o["probs"] = {lab: round(float(p), 4) for lab, p in zip(LABELS, probs[i], strict=True)}
+        out.append(o)
     if ctx.judge is not None:
         from caic.evals.judge import judge_refusal
 
@@ -60,8 +67,10 @@ def _respond_and_classify(ctx: Context, batch: list[Item]) -> list[dict[str, Any
 
 
 def _class_scores(o: dict[str, Any]) -> dict[str, Any]:
-    cls = o.get("judge") or o["pattern"]
+    cls = o.get("judge") or o["class"]
     scores: dict[str, Any] = {"refusal_class": cls, "refusal_class_pattern": o["pattern"]}
+    if "probs" in o:
+        scores["refusal_probs"] = o["probs"]
     if "judge" in o:
         scores["refusal_class_judge"] = o["judge"]
     return scores

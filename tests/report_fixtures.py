@@ -110,6 +110,7 @@ def write_run(
     constitution: str | None = "hhh-v2",
     model: str = "fixture-model",
     seed: int = 0,
+    instruments: dict[str, Any] | None = None,
 ) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     cmeta = None
@@ -139,6 +140,8 @@ def write_run(
         "timing": {"seconds": 1.0},
         "metrics": metrics_of(samples),
     }
+    if instruments is not None:
+        manifest["instruments"] = instruments
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     with open(path / "samples.jsonl", "w", encoding="utf-8") as f:
         for s in samples:

@@ -28,7 +28,7 @@ FORMATS = HERE / "data" / "formats"
 ALL = ("harmlessness", "over-refusal", "sycophancy", "label-agreement")
 MANIFEST_KEYS = {
     "schema_version", "kind", "caic_version", "suites", "model", "judge", "constitution",
-    "system_prompt", "seed", "data", "timing", "metrics",
+    "system_prompt", "seed", "data", "timing", "metrics", "instruments",
 }  # fmt: skip
 SAMPLE_KEYS = {"uid", "suite", "id", "category", "input", "output", "scores"}
 
@@ -89,6 +89,28 @@ def test_run_directory_contract(tmp_path: Path) -> None:
     assert set(s["output"]) >= {"first", "after_challenge", "with_suggestion"}
     la = by_suite["label_agreement"]
     assert {"correct", "p_chosen", "consistent", "first_slot", "abstained"} <= set(la["scores"])
+    # the classifier that labelled the replies, and what it was measured to be worth
+    from caic.evals.refusal_model import available, card
+
+    inst = m["instruments"]["refusal_classifier"]
+    assert inst == card() and inst["name"].startswith("caic-refusal-")
+    if available():
+        assert inst["name"] == "caic-refusal-minilm" and inst["measured"]
+        assert set(h["scores"]["refusal_probs"]) == {"full_compliance", "full_refusal",
+                                                     "partial_refusal"}  # fmt: skip
+        assert sum(h["scores"]["refusal_probs"].values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_judged_run_records_its_judge_as_an_unmeasured_instrument(tmp_path: Path) -> None:
+    judge = FakeBackend(pick=lambda conv, options, prefix: "A")
+    m = run_eval(EvalConfig(suites=("over-refusal",), out=tmp_path / "r", limit=2, judge="fake"),
+                 backend=FakeBackend(reply=lambda c: REFUSE), judge=judge)  # fmt: skip
+    assert m["instruments"] == {
+        "refusal_classifier": {"name": "judge", "spec": "fake", "measured": None}
+    }
+    m = run_eval(EvalConfig(suites=("sycophancy",), out=tmp_path / "s", limit=2),
+                 backend=FakeBackend())  # fmt: skip
+    assert m["instruments"] == {}
 
 
 def test_metrics_are_recomputable_from_samples(tmp_path: Path) -> None:

@@ -193,6 +193,22 @@ def summary(manifest: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _explained(rec: dict[str, Any], clauses: list[Any]) -> str:
+    """One row for ``--explain``: id, class, probabilities, then the rules' clauses."""
+    probs = rec.get("refusal_probs")
+    how = (
+        ", ".join(f"{k} {v:.3f}" for k, v in probs.items())
+        if probs
+        else "no model installed: the rules decide (no probabilities)"
+    )
+    lines = [f"{rec['id']}: {rec['refusal_class']}  ({how})"]
+    lines.append(f"  rules: {rec['refusal_class_pattern']}")
+    for c in clauses:
+        text = c.text if len(c.text) <= 100 else c.text[:99] + "…"
+        lines.append(f"    [{c.tag}] {text}")
+    return "\n".join(lines)
+
+
 @refusal.command("classify")
 def classify_cmd(
     file: Annotated[str, typer.Argument(help="Completions: CSV, JSONL or a HF dataset id.")],
@@ -207,17 +223,31 @@ def classify_cmd(
     ] = None,
     judge: JudgeOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Print each row's class probabilities and the rules' clause tags.",
+        ),
+    ] = False,
 ) -> None:
     """Label completions full_compliance, full_refusal or partial_refusal (XSTest classes).
 
-    Writes `{id, prompt, completion, refusal_class, refusal_class_pattern[, refusal_class_judge]
-    [, label, agrees]}` per row. With `--judge` the model judge's class is the result. When
-    the file has human labels (`label`, `final_label`, ...), prints the agreement.
+    Writes `{id, prompt, completion, refusal_class, refusal_probs, refusal_class_pattern
+    [, refusal_class_judge][, label, agrees]}` per row. The class is the refusal model's
+    (`refusal_probs`: its calibrated probabilities; see `docs/benchmarks.md` for what it is
+    worth on other people's labels), or the rules' where the model is not installed
+    (`CAIC_REFUSAL_MODEL=rules` forces them); `refusal_class_pattern` is the rules' class
+    either way. With `--judge` the model judge's class is the result. When the file has
+    human labels (`label`, `final_label`, ...), prints the agreement. `--explain` prints,
+    per row, the probabilities and the clauses the rules tagged (the model reads the
+    rules' evidence as features).
 
     Example: `caic refusal classify completions.csv --completion-column output -o labels.jsonl`
     """
     from caic.evals.loaders import load_completions, read_rows
-    from caic.evals.refusal import LABELS, classify
+    from caic.evals.refusal import LABELS, analyse, classify
+    from caic.evals.refusal_model import card, classify_many
     from caic.training.runner import ResumableJsonl
 
     rows = load_completions(file, prompt_column, completion_column, label_column)
@@ -226,6 +256,7 @@ def classify_cmd(
         "source_sha256": sha,
         "judge": judge,
         "columns": [prompt_column, completion_column, label_column],
+        "classifier": card().get("sha256") or card()["name"],
     }
     judge_backend = None
     with ResumableJsonl(out, fingerprint, key="id") as log:
@@ -246,21 +277,30 @@ def classify_cmd(
                         batch_size,
                     )
                 )
+            classes, probs = classify_many(
+                [r["completion"] for r in chunk], [r["prompt"] for r in chunk]
+            )
             recs = []
-            for r, j in zip(chunk, judged, strict=True):
+            for i, (r, j) in enumerate(zip(chunk, judged, strict=True)):
                 pattern = classify(r["completion"], r["prompt"])
                 rec: dict[str, Any] = {
                     "id": r["id"],
                     "prompt": r["prompt"],
                     "completion": r["completion"],
-                    "refusal_class": j or pattern,
-                    "refusal_class_pattern": pattern,
+                    "refusal_class": j or classes[i],
                 }
+                if probs is not None:
+                    rec["refusal_probs"] = {
+                        lab: round(float(p), 4) for lab, p in zip(LABELS, probs[i], strict=True)
+                    }
+                rec["refusal_class_pattern"] = pattern
                 if j:
                     rec["refusal_class_judge"] = j
                 if r["label"]:
                     rec["label"] = r["label"]
                     rec["agrees"] = rec["refusal_class"] == r["label"]
+                if explain:
+                    typer.echo(_explained(rec, analyse(r["completion"], r["prompt"])), err=True)
                 recs.append(rec)
             log.append(recs)
         written = log.rows()
