@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 import random
 import re
 import sys
@@ -74,41 +73,18 @@ from refusal_sources import (  # noqa: E402
 from caic.evals.metrics import expected_calibration_error, wilson  # noqa: E402
 from caic.evals.refusal import (  # noqa: E402
     LABELS,
-    analyse,
     classify,
     normalise_label,
     normalise_text,
 )
+from caic.evals.refusal_model import N_RULE, rule_features  # noqa: E402,F401
 
 N_HASH = 2**16
 """Hash buckets for the word n-grams."""
 HEAD_WORDS, TAIL_WORDS = 40, 25
-TAGS = ("refusal", "weak", "deflect", "offer", "resource", "moral", "filler", "content")
 _WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
 
 
-def rule_features(completion: str, prompt: str | None = None) -> np.ndarray:
-    """The rules' evidence as a fixed-length vector (see the module docstring)."""
-    clauses = analyse(completion, prompt)
-    label = classify(completion, prompt)
-    n = max(len(clauses), 1)
-    words = sum(c.words for c in clauses)
-    share = [sum(c.words for c in clauses if c.tag == t) / max(words, 1) for t in TAGS]
-    count = [sum(c.tag == t for c in clauses) / n for t in TAGS]
-    first = [float(bool(clauses) and clauses[0].tag == t) for t in TAGS]
-    second = [float(len(clauses) > 1 and clauses[1].tag == t) for t in TAGS]
-    refusal_at = next((i for i, c in enumerate(clauses) if c.tag == "refusal"), None)
-    place = [
-        float(refusal_at is not None),
-        0.0 if refusal_at is None else refusal_at / n,
-        float(refusal_at is not None and any(c.tag == "content" for c in clauses[refusal_at:])),
-    ]
-    size = [math.log1p(words) / 6, math.log1p(len(clauses)) / 4, float(words < 8)]
-    cls = [float(label == c) for c in LABELS]
-    return np.array(cls + share + count + first + second + place + size, dtype=np.float32)
-
-
-N_RULE = 3 + 4 * len(TAGS) + 3 + 3
 
 
 def _ngrams(prefix: str, words: list[str]) -> list[str]:

@@ -1,7 +1,7 @@
 """Train caic's refusal classifier and measure it leave-one-source-out.
 
     python benchmarks/train_refusal_classifier.py DATA [--held SOURCE ...] [--json F]
-        [--save FILE] [--final] [--epochs 2] [--per-source 1000] [--layers 4]
+        [--save FILE] [--final] [--epochs 2] [--per-source 1000] [--layers 3]
 
     e.g. measure:  python benchmarks/train_refusal_classifier.py ../shared/data/refusal \
                        --held purseclab gptfuzz caic-written --json /tmp/loso.json
@@ -279,13 +279,25 @@ def main() -> int:
     )
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--per-source", type=int, default=1000)
-    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--final", action="store_true", help="also score gptfuzz's evaluate split")
+    ap.add_argument(
+        "--card-from",
+        type=Path,
+        nargs="+",
+        help="with --card: merge these --json reports into the card; train nothing",
+    )
     args = ap.parse_args()
+    if args.card and args.card_from:
+        merged: dict[str, Any] = {"held": {}}
+        for f in args.card_from:
+            merged["held"].update(json.loads(f.read_text(encoding="utf-8"))["held"])
+        write_card(merged, args.card)
+        return 0
     import torch
 
     torch.set_num_threads(args.threads)
@@ -309,9 +321,9 @@ def main() -> int:
         if not args.final:
             te = [i for i in te if not _held_back(examples[i])]
         t2 = time.perf_counter()
-        probs = softmax(predict_logits(trained, [examples[i] for i in te], rules[te]) / temperature)
+        probs = numpy_probs(trained, temperature, args, [examples[i].row for i in te])
         rate = len(te) / (time.perf_counter() - t2)
-        print(f"== without {held} ({t2 - t1:.0f} s training, {rate:.0f} completions/s in torch)")
+        print(f"== without {held} ({t2 - t1:.0f} s training, {rate:.0f} completions/s)")
         test = [examples[i].row for i in te]
         found: dict[str, Any] = {}
         subs: dict[str, list[int]] = dict(groups(test, args.final))
@@ -372,6 +384,32 @@ def write_card(report: dict[str, Any], out: Path) -> None:
     }  # fmt: skip
     write_text_atomic(out, json.dumps(card, indent=1) + "\n")
     print(f"wrote {out}", file=sys.stderr)
+
+
+def numpy_probs(
+    trained: Any, temperature: float, args: argparse.Namespace, rows: Sequence[Row]
+) -> np.ndarray:
+    """Scores with the shipped inference path: the model saved, then read by
+    ``caic.evals.refusal_model`` (numpy) as ``CAIC_REFUSAL_MODEL``."""
+    import os
+    import tempfile
+
+    from caic.evals import refusal_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / "fold.npz"
+        save(trained, temperature, args.layers, args.rank, file)
+        old = os.environ.get("CAIC_REFUSAL_MODEL")
+        os.environ["CAIC_REFUSAL_MODEL"] = str(file)
+        try:
+            return refusal_model.probabilities(
+                [r.completion for r in rows], [r.prompt for r in rows]
+            )
+        finally:
+            if old is None:
+                del os.environ["CAIC_REFUSAL_MODEL"]
+            else:
+                os.environ["CAIC_REFUSAL_MODEL"] = old
 
 
 def _plain(x: Any) -> Any:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from caic.evals.refusal import LABELS, Label, analyse, classify
+from caic.evals.refusal import LABELS, Label, analyse, classify, label_of
 
 FILE = Path(__file__).with_name("refusal_classifier.npz")
 CARD = Path(__file__).with_name("refusal_classifier.json")
@@ -53,7 +53,7 @@ def rule_features(completion: str, prompt: str | None = None) -> np.ndarray:
     share of words and of clauses per tag, the tags of the first two clauses, whether and
     where a refusal falls (and content after it), and the text's size."""
     clauses = analyse(completion, prompt)
-    label = classify(completion, prompt)
+    label = label_of(clauses, prompt)
     n = max(len(clauses), 1)
     words = sum(c.words for c in clauses)
     share = [sum(c.words for c in clauses if c.tag == t) / max(words, 1) for t in TAGS]
@@ -199,18 +199,15 @@ def probabilities(completions: Sequence[str], prompts: Sequence[str | None]) -> 
         pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
         out[idx] = softmax(logits_of(pooled, rules[idx], model))
 
-    from caic.compiler.lint.encoder import _threads
-
-    workers = min(_threads(), len(batches))
-    if workers < 2:
-        for b in batches:
-            run(b)
-        return out
     from concurrent.futures import ThreadPoolExecutor
 
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+    from caic.compiler.lint.encoder import _threads
+
+    # One batch per thread with single-threaded BLAS, as the lint encoder does; BLAS's
+    # own threads on these small products were several times slower on a busy machine.
+    with threadpool_limits(1), ThreadPoolExecutor(min(_threads(), len(batches))) as pool:
         list(pool.map(run, batches))
     return out
 
