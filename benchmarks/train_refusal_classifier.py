@@ -271,7 +271,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("data", type=Path)
     ap.add_argument("--held", nargs="*", default=["purseclab", "gptfuzz", "caic-written"],
-                    choices=SOURCES)  # fmt: skip
+                    help=f"sources ({', '.join(SOURCES)}) or one file of the project's own, "
+                    "as caic-written:STEM (e.g. caic-written:personas)")  # fmt: skip
     ap.add_argument("--save", type=Path, help="train without the --held sources; write here")
     ap.add_argument("--json", type=Path, help="write the held-out scores and confusions here")
     ap.add_argument(
@@ -312,12 +313,17 @@ def main() -> int:
               if e.row.source not in args.held and not _held_back(e)]  # fmt: skip
         trained, temperature = train([examples[i] for i in tr], rules[tr], args)
         save(trained, temperature, args.layers, args.rank, args.save)
+        if args.final:  # the split no run trained, tuned or chose anything on
+            test = [e.row for e in examples if _held_back(e)]
+            probs = numpy_probs(trained, temperature, args, test)
+            for name, idx in groups(test, True).items():
+                show(score(name, [test[i] for i in idx], probs[idx]))
         return 0
     for held in args.held:
         t1 = time.perf_counter()
-        tr = [i for i, e in enumerate(examples) if e.row.source != held and not _held_back(e)]
+        tr = [i for i, e in enumerate(examples) if not _in(e, held) and not _held_back(e)]
         trained, temperature = train([examples[i] for i in tr], rules[tr], args)
-        te = [i for i, e in enumerate(examples) if e.row.source == held]
+        te = [i for i, e in enumerate(examples) if _in(e, held)]
         if not args.final:
             te = [i for i in te if not _held_back(examples[i])]
         t2 = time.perf_counter()
@@ -328,7 +334,7 @@ def main() -> int:
         found: dict[str, Any] = {}
         subs: dict[str, list[int]] = dict(groups(test, args.final))
         for i, r in enumerate(test):
-            if r.source == "caic-written":
+            if r.source == "caic-written" and ":" not in held:
                 subs.setdefault(f"caic-written / {r.sub}", []).append(i)
                 if r.sub != "rules-dev":
                     subs.setdefault(NEW, []).append(i)
@@ -344,6 +350,14 @@ def main() -> int:
                 "confusion": confusion(rows, probs[idx]),
                 "rules_confusion": confusion(rows, rule_probs[idx]),
             }
+        # Per row, for comparing ways of combining the two (benchmarks/refusal_combine.py):
+        # the gold, the model's probabilities, the rules' class. Labels only, no text.
+        found["rows"] = [
+            {"gold": r.gold, "sub": r.sub, "ambiguous": r.ambiguous, "source": r.source,
+             "model": [round(float(x), 4) for x in probs[i]],
+             "rules": LABELS[int(rule_probs[i].argmax())]}
+            for i, r in enumerate(test)
+        ]  # fmt: skip
         report["held"][held] = found
         sys.stdout.flush()
         if args.json:  # after every fold: a killed run keeps the folds it finished
@@ -361,7 +375,7 @@ def write_card(report: dict[str, Any], out: Path) -> None:
     def entry(key: str) -> dict[str, Any]:
         measured, accuracy = {}, {}
         for held, found in report["held"].items():
-            m = found[NEW if held == "caic-written" else held][key]
+            m = found[NEW if held == "caic-written" else held.partition(":")[0]][key]
             measured[held] = m
             counts = np.array(m["counts"])
             if m["gold"] == list(LABELS):
@@ -374,7 +388,10 @@ def write_card(report: dict[str, Any], out: Path) -> None:
         return {"measured": measured, "accuracy": accuracy}
 
     how = ("leave one source out: trained without the source, measured on it; gold rows x "
-           "predicted columns; binary gold read as full_refusal / not")  # fmt: skip
+           "predicted columns; binary gold read as full_refusal / not. caic-written: the "
+           "project's completions written after the rules (not rules-dev), the model trained "
+           "on the public sources alone; caic-written:STEM: one file of them, the model "
+           "trained on everything else")  # fmt: skip
     card = {
         "model": {"name": "caic-refusal-minilm", "version": date.today().isoformat(),
                   "how": how, **entry("confusion")},
@@ -410,6 +427,12 @@ def numpy_probs(
                 del os.environ["CAIC_REFUSAL_MODEL"]
             else:
                 os.environ["CAIC_REFUSAL_MODEL"] = old
+
+
+def _in(e: Example, held: str) -> bool:
+    """Whether a row belongs to a held-out ``SOURCE`` or ``SOURCE:SUB``."""
+    source, _, sub = held.partition(":")
+    return e.row.source == source and (not sub or e.row.sub == sub)
 
 
 def _plain(x: Any) -> Any:
