@@ -85,8 +85,6 @@ HEAD_WORDS, TAIL_WORDS = 40, 25
 _WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
 
 
-
-
 def _ngrams(prefix: str, words: list[str]) -> list[str]:
     out = [f"{prefix}{w}" for w in words]
     out += [f"{prefix}{a} {b}" for a, b in zip(words, words[1:], strict=False)]

@@ -23,8 +23,9 @@ report it (binary and three-way with Wilson intervals, per class, ECE, the rules
 refusal-phrase match on the same rows) and keep, with ``--json``, its confusion matrices
 and each row's gold, model probabilities and rules' class: ``refusal_combine.py`` reads
 them, picks the default classifier and writes the card. gptfuzz's ``evaluate`` split
-trains nothing and is scored only with ``--final`` (with ``--save``: by the saved model). A sixth of each training source's rows is
-held out of the weights' fit to fit the temperature. ``--save`` trains on every source
+trains nothing and is scored only with ``--final`` (with ``--save``: by the saved model).
+A sixth of each training source's rows is held out of the weights' fit to fit the
+temperature. ``--save`` trains on every source
 that is not ``--held`` (``--held`` with no name: all of them) and writes the model file.
 """
 

@@ -93,8 +93,9 @@ def _draws(
 
 
 def _pooled(rates: Sequence[tuple[str, int, int, int, int]]) -> tuple[float, float]:
-    tp, fn, fp, tn = (sum(x[i] for x in rates) for i in range(1, 5))
-    return tp / (tp + fn), tn / (tn + fp)
+    counts = np.array([x[1:] for x in rates], dtype=float).sum(axis=0)
+    tp, fn, fp, tn = counts
+    return float(tp / (tp + fn)), float(tn / (tn + fp))
 
 
 def adjusted_rate(

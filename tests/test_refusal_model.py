@@ -109,6 +109,20 @@ def test_engines(model_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         rm.load()
 
 
+def test_the_shipped_model_as_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert rm.FILE.is_file() and rm.FILE.stat().st_size < 2_000_000
+    monkeypatch.setenv("CAIC_REFUSAL_MODEL", "override")
+    assert rm.available() and rm.engine() == "override"
+    card = rm.card()
+    assert card["name"] == "caic-refusal-rules+minilm" and card["measured"]
+    assert card["sha256"] == rm.load().sha256  # type: ignore[union-attr]
+    classes, probs = rm.classify_many(COMPLETIONS, PROMPTS)
+    assert probs is not None and rm.combine([classify(c, p) for p, c in CASES], probs,
+                                            "override") == classes  # fmt: skip
+    # unambiguous cases (a sanity check, not a measurement: see docs/benchmarks.md)
+    assert classes[0] == "full_refusal" and classes[1] == "full_compliance"
+
+
 def test_the_shipped_card() -> None:
     card = json.loads(rm.CARD.read_text(encoding="utf-8"))
     assert card["default"] in rm.ENGINES
