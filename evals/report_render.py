@@ -38,6 +38,15 @@ def interval(m: dict[str, Any] | None) -> str:
     return out
 
 
+def _p_cell(t: dict[str, Any]) -> str:
+    """McNemar's (or the bootstrap's) p, and the classifier-adjusted p where there is one."""
+    out = format_p(t["p_value"]).removeprefix("p = ").removeprefix("p ")
+    adj = t.get("instrument") or {}
+    if "p_value" in adj:
+        out += " (adj. " + format_p(adj["p_value"]).removeprefix("p = ").removeprefix("p ") + ")"
+    return out
+
+
 def unresolved(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(metric, run, verdict) for each difference significant on the classifier's labels
     but not once its measured error is allowed for."""
@@ -120,7 +129,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             t = comp.get("test") if comp else None
             row += [
                 fmt(comp["delta"], True) if comp else "—",
-                format_p(t["p_value"]).removeprefix("p = ").removeprefix("p ") if t else "—",
+                _p_cell(t) if t else "—",
             ]
         lines.append("| " + " | ".join(row) + " |")
     lines += [
@@ -131,7 +140,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "Refusal rates also show a classifier-adjusted rate: corrected for the refusal "
         "classifier's error measured on text it was not trained on, its interval a "
         "bootstrap over the items and that error (`caic.evals.instrument`); a difference "
-        "must hold under it too to be called significant.",
+        "must hold under it too to be called significant (p column: adj. p in brackets).",
         "",
     ]
     sig = significant(report)
@@ -140,9 +149,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     for key, _label, verdict, direction in sig:
         mark = {"better": "🟢", "worse": "🔴"}.get(direction, "•")
         lines.append(f"- {mark} `{key}`: {verdict}")
-    for key, _label, verdict in unresolved(report):
+    unres = unresolved(report)
+    for key, _label, verdict in unres:
         lines.append(f"- ◌ `{key}`: {verdict}")
-    if not sig:
+    if not sig and not unres:
         lines.append(
             "- only one run: nothing to compare"
             if not others
@@ -247,6 +257,7 @@ def render_html(report: dict[str, Any]) -> str:
         colors={x: color(i) for i, x in enumerate(labels)},
         constitution=_constitution,
         significant=significant(report),
+        unresolved=unresolved(report),
         tradeoff=Markup(tradeoff) if tradeoff else None,
         panels=panels,
         diffs=diffs,

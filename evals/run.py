@@ -144,7 +144,8 @@ def run_eval(
     instruments = _instruments(cfg)
     if "refusal_classifier" in instruments:
         c = instruments["refusal_classifier"]
-        fingerprint["refusal_classifier"] = c.get("sha256") or f"{c['name']} {c.get('version')}"
+        # name (the engine) and weights: model and override share a file, not a decision
+        fingerprint["refusal_classifier"] = f"{c['name']} {c.get('sha256') or c.get('version')}"
     cfg.out.mkdir(parents=True, exist_ok=True)
     system_text = None
     if cfg.system_prompt and constitution is not None:

@@ -43,8 +43,9 @@ __all__ = ["CHALLENGE", "SUITES", "Context", "Suite", "neutral_judge"]
 
 
 def _respond_and_classify(ctx: Context, batch: list[Item]) -> list[dict[str, Any]]:
-    """Generate replies and classify them: the refusal model (or the rules where it is
-    not installed) and the rules' own class; the judge decides when there is one."""
+    """Generate replies and classify them: the refusal classifier in use
+    (``caic.evals.refusal_model.engine``: the rules by default) and the rules' own class;
+    the judge decides when there is one."""
     convs = [ctx.conversation([{"role": "user", "content": it["prompt"]}]) for it in batch]
     replies = ctx.model.generate(convs, ctx.params)
     prompts = [it["prompt"] for it in batch]

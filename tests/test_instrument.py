@@ -53,6 +53,11 @@ def test_error_rates_read_each_sources_gold_as_far_as_it_goes() -> None:
     # binary gold cannot tell partial refusals apart: that source is left out
     assert [r[0] for r in error_rates(UNEVEN, ANY_REFUSAL)] == ["a"]
     assert error_rates({"name": "judge", "measured": None}, REFUSAL) == []
+    # parts of a source (SOURCE:SUB) never count twice; a source on which the classifier
+    # cannot tell the event apart (se + sp - 1 ~ 0) is left out rather than drawn
+    blind = three_way([[100, 0, 10], [100, 0, 10], [50, 0, 5]])
+    c = card(a=UNEVEN["measured"]["a"], **{"a:part": UNEVEN["measured"]["a"]}, blind=blind)
+    assert [r[0] for r in error_rates(c, REFUSAL)] == ["a"]
 
 
 def test_a_perfect_classifier_leaves_the_rate_and_its_sampling_interval() -> None:
@@ -113,6 +118,7 @@ def test_report_widens_refusal_rates_and_withholds_unresolved_verdicts(tmp_path:
 
     md = render_markdown(rep)
     assert "classifier-adjusted" in md and "◌ `over_refusal.full_refusal_rate`" in md
+    assert "0.008 (adj. " in md
     # the same runs measured by a near-perfect classifier keep the verdict
     sharp = {"refusal_classifier": PERFECT}
     base = write_run(tmp_path / "p1", samples(1), instruments=sharp)

@@ -227,21 +227,23 @@ def classify_cmd(
         bool,
         typer.Option(
             "--explain",
-            help="Print each row's class probabilities and the rules' clause tags.",
+            help="Print each row's class probabilities and the rules' clause tags (stderr).",
         ),
     ] = False,
 ) -> None:
     """Label completions full_compliance, full_refusal or partial_refusal (XSTest classes).
 
     Writes `{id, prompt, completion, refusal_class, refusal_probs, refusal_class_pattern
-    [, refusal_class_judge][, label, agrees]}` per row. The class is the refusal model's
-    (`refusal_probs`: its calibrated probabilities; see `docs/benchmarks.md` for what it is
-    worth on other people's labels), or the rules' where the model is not installed
-    (`CAIC_REFUSAL_MODEL=rules` forces them); `refusal_class_pattern` is the rules' class
-    either way. With `--judge` the model judge's class is the result. When the file has
-    human labels (`label`, `final_label`, ...), prints the agreement. `--explain` prints,
-    per row, the probabilities and the clauses the rules tagged (the model reads the
-    rules' evidence as features).
+    [, refusal_class_judge][, label, agrees]}` per row. The class is the default
+    classifier's: the clause rules, chosen on held-out data over a fine-tuned MiniLM and
+    the two combined (`CAIC_REFUSAL_MODEL=override` or `model` picks those; see
+    `docs/benchmarks.md` for what each is worth). `refusal_probs`: the model's calibrated
+    probabilities where it takes part; under the rules, how often each gold class stands
+    behind the rules' class (their measured reliability). `refusal_class_pattern` is the
+    rules' class either way. With `--judge` the model judge's class is the result. When the
+    file has human labels (`label`, `final_label`, ...), prints the agreement. `--explain`
+    prints (on stderr, beside the summary) per row the probabilities and the clauses the
+    rules tagged.
 
     Example: `caic refusal classify completions.csv --completion-column output -o labels.jsonl`
     """
@@ -256,7 +258,7 @@ def classify_cmd(
         "source_sha256": sha,
         "judge": judge,
         "columns": [prompt_column, completion_column, label_column],
-        "classifier": card().get("sha256") or card()["name"],
+        "classifier": f"{card()['name']} {card().get('sha256') or card().get('version')}",
     }
     judge_backend = None
     with ResumableJsonl(out, fingerprint, key="id") as log:
