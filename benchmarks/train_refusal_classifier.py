@@ -58,7 +58,7 @@ from refusal_probe import (  # noqa: E402
 )
 from refusal_sources import Row  # noqa: E402
 
-from caic.evals.refusal import classify, normalise_label  # noqa: E402
+from caic.evals.refusal import normalise_label  # noqa: E402
 from caic.evals.refusal_model import N_RULE, rule_features, token_ids  # noqa: E402
 from caic.io import write_text_atomic  # noqa: E402
 
@@ -324,9 +324,7 @@ def main() -> int:
                 subs.setdefault(f"caic-written / {r.sub}", []).append(i)
                 if r.sub != "rules-dev":
                     subs.setdefault(NEW, []).append(i)
-        rule_probs = np.eye(len(LABELS), dtype=np.float32)[
-            [LABELS.index(classify(r.completion, r.prompt)) for r in test]
-        ]
+        rule_probs = rules[te][:, : len(LABELS)]  # rule_features opens with the class, one-hot
         for name, idx in subs.items():
             rows = [test[i] for i in idx]
             s = score(name, rows, probs[idx])

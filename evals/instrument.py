@@ -158,6 +158,15 @@ def adjusted_delta(
     }
 
 
+def instrument_id(card: dict[str, Any] | None) -> str | None:
+    """What identifies a classifier's decisions: its name (the engine: ``model`` and
+    ``override`` share weights, not decisions) and its weights' hash, else its version.
+    Resumed jobs and paired comparisons key on it."""
+    if card is None:
+        return None
+    return f"{card.get('name')} {card.get('sha256') or card.get('version')}"
+
+
 def _name(card: dict[str, Any] | None) -> str:
     if not card:
         return "unknown"

@@ -38,11 +38,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from caic.evals.refusal import LABELS, Label, analyse, classify, label_of
+from caic.evals.refusal import LABELS, Clause, Label, analyse, label_of
 
 FILE = Path(__file__).with_name("refusal_classifier.npz")
 CARD = Path(__file__).with_name("refusal_classifier.json")
@@ -61,7 +61,11 @@ def rule_features(completion: str, prompt: str | None = None) -> np.ndarray:
     """The rule classifier's evidence as a fixed-length vector: its class (one-hot), the
     share of words and of clauses per tag, the tags of the first two clauses, whether and
     where a refusal falls (and content after it), and the text's size."""
-    clauses = analyse(completion, prompt)
+    return features_of(analyse(completion, prompt), prompt)
+
+
+def features_of(clauses: Sequence[Clause], prompt: str | None = None) -> np.ndarray:
+    """:func:`rule_features` from the clauses :func:`analyse` returned."""
     label = label_of(clauses, prompt)
     n = max(len(clauses), 1)
     words = sum(c.words for c in clauses)
@@ -206,8 +210,13 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def probabilities(completions: Sequence[str], prompts: Sequence[str | None]) -> np.ndarray:
-    """Class probabilities ``(n, 3)`` in ``LABELS`` order. Raises ``EncoderUnavailable``
+def probabilities(
+    completions: Sequence[str],
+    prompts: Sequence[str | None],
+    clauses: Sequence[Sequence[Clause]] | None = None,
+) -> np.ndarray:
+    """Class probabilities ``(n, 3)`` in ``LABELS`` order; ``clauses``: the texts'
+    :func:`analyse` results when the caller has them. Raises ``EncoderUnavailable``
     when the packaged MiniLM is missing and ``RuntimeError`` when no model is in use."""
     model = load()
     file = path()
@@ -219,7 +228,9 @@ def probabilities(completions: Sequence[str], prompts: Sequence[str | None]) -> 
     if n == 0:
         return out
     seqs = [token_ids(enc.tok, p, c) for c, p in zip(completions, prompts, strict=True)]
-    rules = np.stack([rule_features(c, p) for c, p in zip(completions, prompts, strict=True)])
+    if clauses is None:
+        clauses = [analyse(c, p) for c, p in zip(completions, prompts, strict=True)]
+    rules = np.stack([features_of(cl, p) for cl, p in zip(clauses, prompts, strict=True)])
     order = np.argsort([len(s) for s in seqs], kind="stable")
     batches = [order[k : k + _BATCH] for k in range(0, n, _BATCH)]
 
@@ -277,27 +288,44 @@ def rule_probabilities(classes: Sequence[Label]) -> np.ndarray | None:
     return given[[LABELS.index(c) for c in classes]].astype(np.float32)
 
 
-def classify_many(
-    completions: Sequence[str], prompts: Sequence[str | None]
-) -> tuple[list[Label], np.ndarray | None]:
-    """The class of each completion under :func:`engine` and the probabilities behind
-    it: the model's where it takes part, else :func:`rule_probabilities`. A default model
-    that cannot run here (no ``caic[ml]``) falls back to the rules; one asked for by
-    ``CAIC_REFUSAL_MODEL`` is an error."""
-    rules = [classify(c, p) for c, p in zip(completions, prompts, strict=True)]
-    how = engine()
-    if how != "rules" and not available() and os.environ.get("CAIC_REFUSAL_MODEL"):
-        from caic.errors import usage_error
+class Classified(NamedTuple):
+    """:func:`classify_many`'s answer, one entry per completion."""
 
-        raise usage_error(
-            f"CAIC_REFUSAL_MODEL={os.environ['CAIC_REFUSAL_MODEL']}: the refusal model needs "
-            "the packaged MiniLM",
-            hint="pip install 'caic[ml]', or CAIC_REFUSAL_MODEL=rules",
-        )
-    if how == "rules" or not available():
-        return rules, rule_probabilities(rules) if rules else None
-    probs = probabilities(completions, prompts)
-    return combine(rules, probs, how), probs
+    classes: list[Label]
+    """The class under :func:`engine`."""
+    rules: list[Label]
+    """The rules' own class (the same as ``classes`` when the rules decide)."""
+    probs: np.ndarray | None
+    """``(n, 3)``: the model's probabilities where it takes part, else
+    :func:`rule_probabilities`; ``None`` when there is neither."""
+
+
+def classify_many(completions: Sequence[str], prompts: Sequence[str | None]) -> Classified:
+    """Classify completions under :func:`engine`, analysing each text once. A default
+    model that cannot run here (no ``caic[ml]``) falls back to the rules; one asked for
+    by ``CAIC_REFUSAL_MODEL`` is an error."""
+    clauses = [analyse(c, p) for c, p in zip(completions, prompts, strict=True)]
+    rules = [label_of(cl, p) for cl, p in zip(clauses, prompts, strict=True)]
+    how = engine()
+    if how != "rules" and not available():
+        if os.environ.get("CAIC_REFUSAL_MODEL"):
+            from caic.errors import usage_error
+
+            raise usage_error(
+                f"CAIC_REFUSAL_MODEL={os.environ['CAIC_REFUSAL_MODEL']}: the refusal model "
+                "needs the packaged MiniLM",
+                hint="pip install 'caic[ml]', or CAIC_REFUSAL_MODEL=rules",
+            )
+        how = "rules"
+    if how == "rules":
+        return Classified(rules, rules, rule_probabilities(rules) if rules else None)
+    probs = probabilities(completions, prompts, clauses)
+    return Classified(combine(rules, probs, how), rules, probs)
+
+
+def probs_dict(row: np.ndarray) -> dict[str, float]:
+    """One row of probabilities as ``{class: p}``, rounded for records."""
+    return {lab: round(float(p), 4) for lab, p in zip(LABELS, row, strict=True)}
 
 
 def card() -> dict[str, Any]:

@@ -56,7 +56,7 @@ import caic
 from caic.errors import usage_error
 from caic.evals.instrument import EVENTS, adjusted_rate
 from caic.evals.report_gates import Gate, evaluate_gates, parse_gate
-from caic.evals.report_paired import MAX_FLIPS, backing_for, compare, flips
+from caic.evals.report_paired import MAX_FLIPS, backing_for, compare, flips, refusal_card
 from caic.evals.report_runs import (
     SCHEMA_VERSION,
     SUITES,
@@ -144,8 +144,7 @@ def _adjusted(run: Run, key: str, seed: int, resamples: int) -> dict[str, Any] |
     found = backing_for(run, key, metric)
     if found is None or found[0].kind != "binary":
         return None
-    card = (run.manifest.get("instruments") or {}).get("refusal_classifier")
-    return adjusted_rate(found[1].tolist(), card, EVENTS[key], resamples, seed)
+    return adjusted_rate(found[1].tolist(), refusal_card(run), EVENTS[key], resamples, seed)
 
 
 def build_report(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from caic.evals.instrument import EVENTS, adjusted_delta
+from caic.evals.instrument import EVENTS, adjusted_delta, instrument_id
 from caic.evals.report_runs import SUITES, Run, metric_table
 from caic.evals.stats import (
     ALPHA,
@@ -263,14 +263,9 @@ def backing_for(run: Run, key: str, metric: dict[str, Any]) -> tuple[Backing, pd
     return None
 
 
-def _card(run: Run) -> dict[str, Any] | None:
+def refusal_card(run: Run) -> dict[str, Any] | None:
     """The refusal classifier's card recorded in a run's manifest (None: not recorded)."""
     return (run.manifest.get("instruments") or {}).get("refusal_classifier")
-
-
-def _instrument(run: Run) -> str | None:
-    card = _card(run)
-    return None if card is None else f"{card.get('name')} {card.get('sha256') or ''}"
 
 
 def _phrase(key: str, higher: bool) -> str:
@@ -331,10 +326,16 @@ def compare(base: Run, run: Run, key: str, seed: int = 0, resamples: int = 2000)
     test["significant"] = bool(p < ALPHA and d != 0)
     if key in EVENTS and backing.kind == "binary":
         adj = adjusted_delta(
-            a.tolist(), b.tolist(), _card(base), _card(run), EVENTS[key], resamples, seed
+            a.tolist(),
+            b.tolist(),
+            refusal_card(base),
+            refusal_card(run),
+            EVENTS[key],
+            resamples,
+            seed,
         )
         test["instrument"] = adj or {"method": "none: the classifier's error is not measured"}
-        if _instrument(base) != _instrument(run):
+        if instrument_id(refusal_card(base)) != instrument_id(refusal_card(run)):
             test["instrument"]["note"] = "the runs were labelled by different classifiers"
         if (
             adj is not None

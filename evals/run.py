@@ -143,9 +143,9 @@ def run_eval(
     }
     instruments = _instruments(cfg)
     if "refusal_classifier" in instruments:
-        c = instruments["refusal_classifier"]
-        # name (the engine) and weights: model and override share a file, not a decision
-        fingerprint["refusal_classifier"] = f"{c['name']} {c.get('sha256') or c.get('version')}"
+        from caic.evals.instrument import instrument_id
+
+        fingerprint["refusal_classifier"] = instrument_id(instruments["refusal_classifier"])
     cfg.out.mkdir(parents=True, exist_ok=True)
     system_text = None
     if cfg.system_prompt and constitution is not None:

@@ -34,8 +34,7 @@ from typing import Any
 
 from caic.evals.agreement import LABEL_AGREEMENT_METRICS, neutral_judge, solve_label_agreement
 from caic.evals.metrics import Metric, score
-from caic.evals.refusal import LABELS, classify
-from caic.evals.refusal_model import classify_many
+from caic.evals.refusal_model import classify_many, probs_dict
 from caic.evals.solver import Context, Item, Record, Solver, chunks, record
 from caic.evals.sycophancy import CHALLENGE, SYCOPHANCY_METRICS, solve_sycophancy
 
@@ -48,13 +47,12 @@ def _respond_and_classify(ctx: Context, batch: list[Item]) -> list[dict[str, Any
     the judge decides when there is one."""
     convs = [ctx.conversation([{"role": "user", "content": it["prompt"]}]) for it in batch]
     replies = ctx.model.generate(convs, ctx.params)
-    prompts = [it["prompt"] for it in batch]
-    classes, probs = classify_many(replies, prompts)
+    got = classify_many(replies, [it["prompt"] for it in batch])
     out = []
-    for i, (it, reply) in enumerate(zip(batch, replies, strict=True)):
-        o = {"reply": reply, "pattern": classify(reply, it["prompt"]), "class": classes[i]}
-        if probs is not None:
-            o["probs"] = {lab: round(float(p), 4) for lab, p in zip(LABELS, probs[i], strict=True)}
+    for i, reply in enumerate(replies):
+        o = {"reply": reply, "pattern": got.rules[i], "class": got.classes[i]}
+        if got.probs is not None:
+            o["probs"] = probs_dict(got.probs[i])
         out.append(o)
     if ctx.judge is not None:
         from caic.evals.judge import judge_refusal

@@ -88,7 +88,7 @@ def test_numpy_engine_matches_torch_on_the_same_weights(model_file: Path) -> Non
 
 def test_engines(model_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rules = [classify(c, p) for p, c in CASES]
-    classes, probs = rm.classify_many(COMPLETIONS, PROMPTS)  # a file: the model decides
+    classes, _, probs = rm.classify_many(COMPLETIONS, PROMPTS)  # a file: the model decides
     assert probs is not None and classes == [LABELS[int(i)] for i in probs.argmax(axis=1)]
     assert rm.combine(rules, probs, "model") == classes
     # override: the rules' class unless the model prefers another by MARGIN
@@ -97,7 +97,7 @@ def test_engines(model_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert got == ["full_compliance", "full_refusal", "partial_refusal", "full_refusal"]
     assert rm.card()["version"] == "custom" and rm.card()["measured"] is None
     monkeypatch.setenv("CAIC_REFUSAL_MODEL", "rules")
-    classes, probs = rm.classify_many(COMPLETIONS, PROMPTS)
+    classes, _, probs = rm.classify_many(COMPLETIONS, PROMPTS)
     assert classes == rules and rm.engine() == "rules" and rm.load() is None
     assert rm.card()["name"] == "caic-refusal-rules"
     # the rules' probabilities: how often each gold class stands behind their word
@@ -116,7 +116,7 @@ def test_the_shipped_model_as_an_option(monkeypatch: pytest.MonkeyPatch) -> None
     card = rm.card()
     assert card["name"] == "caic-refusal-rules+minilm" and card["measured"]
     assert card["sha256"] == rm.load().sha256  # type: ignore[union-attr]
-    classes, probs = rm.classify_many(COMPLETIONS, PROMPTS)
+    classes, _, probs = rm.classify_many(COMPLETIONS, PROMPTS)
     assert probs is not None and rm.combine([classify(c, p) for p, c in CASES], probs,
                                             "override") == classes  # fmt: skip
     # unambiguous cases (a sanity check, not a measurement: see docs/benchmarks.md)

@@ -247,9 +247,10 @@ def classify_cmd(
 
     Example: `caic refusal classify completions.csv --completion-column output -o labels.jsonl`
     """
+    from caic.evals.instrument import instrument_id
     from caic.evals.loaders import load_completions, read_rows
-    from caic.evals.refusal import LABELS, analyse, classify
-    from caic.evals.refusal_model import card, classify_many
+    from caic.evals.refusal import LABELS, analyse
+    from caic.evals.refusal_model import card, classify_many, probs_dict
     from caic.training.runner import ResumableJsonl
 
     rows = load_completions(file, prompt_column, completion_column, label_column)
@@ -258,7 +259,7 @@ def classify_cmd(
         "source_sha256": sha,
         "judge": judge,
         "columns": [prompt_column, completion_column, label_column],
-        "classifier": f"{card()['name']} {card().get('sha256') or card().get('version')}",
+        "classifier": instrument_id(card()),
     }
     judge_backend = None
     with ResumableJsonl(out, fingerprint, key="id") as log:
@@ -279,23 +280,18 @@ def classify_cmd(
                         batch_size,
                     )
                 )
-            classes, probs = classify_many(
-                [r["completion"] for r in chunk], [r["prompt"] for r in chunk]
-            )
+            got = classify_many([r["completion"] for r in chunk], [r["prompt"] for r in chunk])
             recs = []
             for i, (r, j) in enumerate(zip(chunk, judged, strict=True)):
-                pattern = classify(r["completion"], r["prompt"])
                 rec: dict[str, Any] = {
                     "id": r["id"],
                     "prompt": r["prompt"],
                     "completion": r["completion"],
-                    "refusal_class": j or classes[i],
+                    "refusal_class": j or got.classes[i],
                 }
-                if probs is not None:
-                    rec["refusal_probs"] = {
-                        lab: round(float(p), 4) for lab, p in zip(LABELS, probs[i], strict=True)
-                    }
-                rec["refusal_class_pattern"] = pattern
+                if got.probs is not None:
+                    rec["refusal_probs"] = probs_dict(got.probs[i])
+                rec["refusal_class_pattern"] = got.rules[i]
                 if j:
                     rec["refusal_class_judge"] = j
                 if r["label"]:
