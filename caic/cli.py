@@ -7,7 +7,6 @@ with ``CAIC_DEBUG=1``.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import sys
@@ -87,7 +86,7 @@ def main() -> None:
 
     debug = os.environ.get("CAIC_DEBUG", "") not in ("", "0")
     try:
-        rc = app(standalone_mode=False)
+        rc = app(standalone_mode=False, prog_name="caic")
         sys.exit(rc if isinstance(rc, int) else 0)
     except typer.Exit as e:
         sys.exit(e.exit_code)
@@ -95,17 +94,19 @@ def main() -> None:
         if debug:
             raise
         print_diagnostics(e.diagnostics)
+        if isinstance(e, UsageError) and all(d.path == "<args>" for d in e.diagnostics):
+            line = usage_line(sys.argv[1:])
+            if line:
+                typer.echo(line, err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted; rerun the same command to resume", err=True)
         sys.exit(130)
     except Exception as e:
-        import click
-
-        if isinstance(e, click.exceptions.NoSuchOption | click.exceptions.UsageError):
-            e.show()
+        if _is_usage_mistake(e):
+            e.show()  # type: ignore[attr-defined]
             sys.exit(2)
-        if isinstance(e, click.exceptions.Abort):
+        if _is_abort(e):
             sys.exit(130)
         if debug:
             raise
@@ -116,9 +117,46 @@ def main() -> None:
         sys.exit(2)
 
 
-def did_you_mean(word: str, options: list[str]) -> str | None:
-    close = difflib.get_close_matches(word, options, n=1)
-    return close[0] if close else None
+def _usage_error_types() -> tuple[type[BaseException], ...]:
+    """Click's ``UsageError`` and the copy typer ships since 0.20 (``typer._click``), which
+    does not derive from click's: a usage mistake of either kind is the user's, not ours."""
+    import click
+
+    types: list[type[BaseException]] = [click.exceptions.UsageError]
+    try:
+        from typer._click.exceptions import UsageError as TyperUsageError
+    except ImportError:  # typer before it vendored click
+        pass
+    else:
+        types.append(TyperUsageError)
+    return tuple(types)
+
+
+def _is_usage_mistake(e: BaseException) -> bool:
+    return isinstance(e, _usage_error_types()) and hasattr(e, "show")
+
+
+def usage_line(argv: list[str]) -> str | None:
+    """``Usage: caic CMD [OPTIONS] ARGS`` for the (sub)command that ``argv`` names, or
+    ``None`` when it names none."""
+    group = typer.main.get_command(app)
+    ctx = group.make_context("caic", [], resilient_parsing=True)
+    cmd = group
+    for word in argv:
+        sub = getattr(cmd, "commands", {}).get(word)
+        if sub is None:
+            break
+        cmd = sub
+        ctx = cmd.make_context(word, [], parent=ctx, resilient_parsing=True)
+    if cmd is group:
+        return None
+    return cmd.get_usage(ctx).rstrip()
+
+
+def _is_abort(e: BaseException) -> bool:
+    import click
+
+    return isinstance(e, click.exceptions.Abort | typer.Abort)
 
 
 def usage(message: str, hint: str | None = None) -> UsageError:
