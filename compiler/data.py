@@ -8,7 +8,6 @@ A source that is not an existing file but looks like ``owner/name`` is read with
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -229,7 +228,3 @@ def _pair(row: dict[str, Any], rid: str) -> dict[str, Any]:
     raise ValueError(
         "unrecognised pair row: need response_a/response_b, chosen/rejected, or output_1/output_2"
     )
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")

@@ -300,24 +300,3 @@ def to_document(c: Constitution) -> Document:
         tensions=c.tensions,
         templates=c.templates,
     )
-
-
-def strip_spans(doc: Document) -> Document:
-    """A copy with every span reset, so printing attaches no source positions."""
-    return Document.model_validate(_strip(doc.model_dump()))
-
-
-def _strip(obj: object) -> object:
-    if isinstance(obj, dict):
-        return {
-            k: (
-                _strip(v)
-                if k not in ("span", "field_spans", "name_spans", "settings_span")
-                else None
-            )
-            for k, v in obj.items()
-            if k not in ("span", "field_spans", "name_spans", "settings_span")
-        }
-    if isinstance(obj, list | tuple):
-        return [_strip(v) for v in obj]
-    return obj

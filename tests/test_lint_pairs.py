@@ -169,8 +169,8 @@ def test_pair_encoder_scores_every_pair_as_the_head_defines() -> None:
     model = pe.load()
     assert model is not None, "compiler/lint/pair_encoder.npz must ship"
     texts = ["the shortest", "the most detailed", "is least harmful", "cites sources"]
-    prob = pe.classify(texts)
     u = encoder.embed(texts, tuned=True)
+    prob = pe.pair_probabilities(u)
     for i in range(4):
         for j in range(4):
             diff = (
@@ -202,50 +202,6 @@ def test_embedding_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(encoder, "_engine", lambda *a, **k: pytest.fail("recomputed, not read"))
     again = encoder.embed([text])
     assert np.array_equal(first, again)
-
-
-def test_flip_reverses_direction_by_grammar() -> None:
-    from caic.compiler.lint import pair_model as pm
-
-    assert pm.flip("is more concise") == "is less concise"
-    assert pm.flip("shortest") == "least short"
-    assert pm.flip("never mentions drug dosages") == "mentions drug dosages"
-    assert pm.flip("explains the risks") == "does not explains the risks"
-
-
-def test_learned_scorer_matches_the_training_features() -> None:
-    """The vectorised scorer lint would use gives, for every pair, the logits that the
-    per-pair feature vector of the training script gives, and is symmetric."""
-    from caic.compiler.lint import pair_model as pm
-
-    texts = [
-        "Choose the shortest response.",
-        "Choose the most detailed response.",
-        "Prefer the response that contains less violence.",
-        "Choose the response that explains maths step by step.",
-    ]
-    r = sm.analyse(texts, learned=False, signals=True)
-    assert r.embeddings is not None and "flip_gain" in r.signals
-    assert r.probabilities is None and r.duplicate_mask is None
-    rng = np.random.default_rng(0)
-    basis = rng.normal(size=(2, 384)).astype(np.float32)
-    names = sorted(pm.pair_vector(r.signals, r.embeddings, basis[0], basis))
-    f = len(names)
-    model = pm.PairModel(
-        features=tuple(names),
-        mean=rng.normal(size=f).astype(np.float32),
-        scale=rng.uniform(0.5, 2, size=f).astype(np.float32),
-        coef=rng.normal(size=(3, f)).astype(np.float32),
-        intercept=rng.normal(size=3).astype(np.float32),
-        pca_mean=basis[0],
-        pca=basis,
-    )
-    logits = pm.score(model, r.signals, r.embeddings)
-    assert logits.shape == (3, 4, 4) and np.allclose(logits, logits.transpose(0, 2, 1), atol=1e-4)
-    for i, j in [(0, 1), (1, 3), (2, 0)]:
-        v = pm.pair_vector(r.signals, r.embeddings, basis[0], basis, i=i, j=j)
-        x = (np.array([v[n] for n in names]) - model.mean) / model.scale
-        assert np.allclose(model.coef @ x + model.intercept, logits[:, i, j], atol=1e-3)
 
 
 def test_threaded_encoder_gives_the_sequential_vectors(monkeypatch: pytest.MonkeyPatch) -> None:

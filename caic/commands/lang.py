@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -230,7 +229,3 @@ def explain(
             return
     known = list(CODES)
     raise usage(f"unknown code `{code}`", hint=f"known codes: {', '.join(known[:6])}, ...")
-
-
-def _json_dump(obj: object) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False)

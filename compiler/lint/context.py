@@ -56,9 +56,6 @@ class LintContext:
                     changed = True
         return below
 
-    def category_of(self, p: Principle) -> Category:
-        return self.constitution.category(p.category)
-
     def diag(
         self,
         code: str,

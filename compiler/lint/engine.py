@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from typing import Any
 
 from caic.compiler.lint.config import LintConfig
@@ -84,13 +83,6 @@ def _lint(
             out.append(d)
     out.sort(key=lambda d: (d.path, d.line, d.column, d.code, d.principles))
     return out
-
-
-def lint_path(path: str | Path, config: LintConfig | None = None, **kw: Any) -> list[Diagnostic]:
-    """Load (raising :class:`~caic.errors.CaicError` on parse errors) and lint a file."""
-    from caic.constitution_lang import load
-
-    return lint(load(path), config, **kw)
 
 
 def worst(diags: list[Diagnostic]) -> int:

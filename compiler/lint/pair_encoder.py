@@ -32,7 +32,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,16 +112,9 @@ def _pop_per_block(arrays: dict[str, np.ndarray], name: str, layers: int) -> tup
     return tuple(arrays.pop(k).astype(np.int64) for k in keys if k in arrays)
 
 
-def classify(texts: Sequence[str], engine: str | None = None) -> np.ndarray:
-    """Class probabilities ``(3, n, n)`` (compatible, contradiction, duplicate) for every
-    pair of texts (frame already removed). Raises ``EncoderUnavailable`` without a model."""
-    from caic.compiler.lint.encoder import embed
-
-    return pair_probabilities(embed(list(texts), engine, tuned=True))
-
-
 def pair_probabilities(u: np.ndarray) -> np.ndarray:
-    """:func:`classify` from the tuned unit vectors ``u`` (one row per text)."""
+    """Class probabilities ``(3, n, n)`` (compatible, contradiction, duplicate) for every pair
+    of texts, from their tuned unit vectors ``u`` (one row per text)."""
     from caic.compiler.lint.encoder import DIM, EncoderUnavailable
 
     model = load()

@@ -36,7 +36,6 @@ import numpy as np
 
 from caic.compiler.lint import lexicon as lx
 from caic.compiler.lint import pair_encoder as pe
-from caic.compiler.lint import pair_model as pm
 
 # Thresholds, chosen on the development pairs and checked on pairs written separately
 # (benchmarks/lint_pairs.py prints precision and recall for any pair file).
@@ -365,10 +364,6 @@ class PairScores:
     """Embedding similarity of the closest pair of stances of the two principles."""
     duplicate_threshold: np.ndarray
     """Per pair: the ``duplicate`` score from which the rule layer calls a near-duplicate."""
-    signals: dict[str, np.ndarray] = field(default_factory=dict)
-    """Every pair signal the learned model reads (:mod:`.pair_model`), by name."""
-    embeddings: np.ndarray | None = None
-    """Unit MiniLM vectors of the principles' predicates (frame removed), one row each."""
     duplicate_mask: np.ndarray | None = None
     """Near-duplicate decisions of the learned model; ``None``: the rule layer decides."""
     probabilities: np.ndarray | None = None
@@ -421,21 +416,16 @@ def topic_overlap_sklearn(topics: Sequence[frozenset[str]]) -> np.ndarray:
     return np.asarray((m @ m.T).toarray(), dtype=np.float32)
 
 
-def analyse(
-    texts: Sequence[str], engine: str | None = None, learned: bool = True, signals: bool = False
-) -> PairScores:
+def analyse(texts: Sequence[str], engine: str | None = None) -> PairScores:
     """Score every pair of principle texts for contradiction and near-duplication.
 
-    The rule layer (stances, scales, similarity thresholds) always runs. When a
-    :mod:`.pair_model` coefficients file is installed and ``learned`` is set, its scores
-    and a few more become signals of that learned model, which then decides; otherwise
-    the rule layer decides. No coefficients file ships at present: the model fitted by
-    ``benchmarks/train_pair_model.py`` did not generalise (see that script). ``signals``
-    computes the signals even so (for training).
+    The fine-tuned pair encoder decides when its weights are installed (they ship with
+    caic) and ``CAIC_LINT_RULES`` is not 1; otherwise the rule layer (stances, scales,
+    similarity thresholds) decides.
     """
     from caic.compiler.lint.encoder import embed
 
-    if learned and not signals and _use_encoder() and len(texts) > 1:
+    if _use_encoder() and len(texts) > 1:
         return _decide_learned([predicate(t) or t.lower() for t in texts], engine)
     per = [stances(t) for t in texts]
     flat = [s for group in per for s in group]
@@ -496,7 +486,6 @@ def analyse(
     lo, hi = DUPLICATE_WORDS
     frac = np.clip((np.maximum(words[:, None], words[None, :]) - lo) / (hi - lo), 0.0, 1.0)
     duplicate_threshold = DUPLICATE_SHORT + (DUPLICATE_LONG - DUPLICATE_SHORT) * frac
-    coverage = duplicate.copy()
     _drop_template_twins(per, duplicate, duplicate_threshold, engine)
     np.fill_diagonal(contradiction, 0.0)
     np.fill_diagonal(duplicate, 0.0)
@@ -508,69 +497,6 @@ def analyse(
         duplicate_threshold=duplicate_threshold,
         scale_clash=scale_clash,
     )
-    model = pm.load() if learned else None
-    if model is None and not signals:
-        return scores
-    # Signals for the learned model: all symmetric, all principle x principle.
-    preds = [predicate(t) or t.lower() for t in texts]
-    # What each principle is about (its topic lemmas: the objects after the verb) and
-    # what it asks to do with it (the remaining words: verbs, direction, scale words).
-    topics = [frozenset().union(*(s.topic for s in g)) for g in per]
-    objects = [" ".join(sorted(t)) or "-" for t in topics]
-    heads = [
-        " ".join(w for w in _WORD.findall(p) if lx.lemma(w) not in t) or "-"
-        for p, t in zip(preds, topics, strict=True)
-    ]
-    n = len(preds)
-    both = embed(preds + [pm.flip(p) for p in preds] + objects + heads, engine)
-    emb, flipped = both[:n], both[n : 2 * n]
-    obj, head = both[2 * n : 3 * n], both[3 * n :]
-    whole = emb @ emb.T
-    toward_flip = emb @ flipped.T - whole  # a against flip(b), minus a against b
-    dir_diff = d[:, None] != d[None, :]
-    f32 = np.float32
-    sig = {
-        "rule_contradiction": contradiction.astype(f32),
-        "rule_contradiction_flag": (contradiction > 0).astype(f32),
-        "rule_duplicate": duplicate.astype(f32),
-        "rule_duplicate_margin": (coverage - duplicate_threshold).astype(f32),
-        "rule_duplicate_flag": ((duplicate >= duplicate_threshold) & (contradiction <= 0)).astype(
-            f32
-        ),
-        "stance_similarity": similarity.astype(f32),
-        "opposed_similarity": _reduce_max(np.where(opposed, S, 0.0), starts).astype(f32),
-        "same_similarity": _reduce_max(np.where(same, S, 0.0), starts).astype(f32),
-        "direction_differs_similarity": _reduce_max(np.where(dir_diff, S, 0.0), starts).astype(f32),
-        "scale_clash": _reduce_max((scale_hit & related).astype(f32), starts),
-        "scale_agree": _reduce_max(scale_agree.astype(f32), starts),
-        "valence_opposed_similarity": _reduce_max(np.where(val_opp, S, 0.0), starts).astype(f32),
-        "topic_overlap": _reduce_max(T, starts).astype(f32),
-        "whole_similarity": whole.astype(f32),
-        "lemma_cosine": pm.bag_cosine(pm.lemma_bags(preds)),
-        "flip_gain": ((toward_flip + toward_flip.T) / 2).astype(f32),
-        "flip_gain_max": np.maximum(toward_flip, toward_flip.T).astype(f32),
-        "object_similarity": (obj @ obj.T).astype(f32),
-        "head_similarity": (head @ head.T).astype(f32),
-    }
-    for m in sig.values():
-        np.fill_diagonal(m, 0.0)
-    scores.signals, scores.embeddings = sig, emb
-    if model is not None and len(texts) > 1:
-        logits = pm.score(model, sig, emb)
-        z = logits - logits.max(0, keepdims=True)
-        prob = np.exp(z)
-        prob /= prob.sum(0, keepdims=True)
-        c, dup = pm.CLASSES.index("contradiction"), pm.CLASSES.index("duplicate")
-        others_c = np.max(np.delete(logits, c, axis=0), axis=0)
-        others_d = np.max(np.delete(logits, dup, axis=0), axis=0)
-        is_c = logits[c] - others_c > model.margin
-        is_d = logits[dup] - others_d > model.margin
-        np.fill_diagonal(is_c, False)
-        np.fill_diagonal(is_d, False)
-        scores.contradiction = np.where(is_c, prob[c], 0.0).astype(f32)
-        scores.duplicate_mask = is_d
-        scores.duplicate = np.where(is_d, np.maximum(duplicate, whole), duplicate).astype(f32)
-        scores.probabilities = prob
     return scores
 
 
