@@ -32,10 +32,10 @@ def main() -> int:
 
     import torch
 
+    from caic.backends.base import SamplingParams
+    from caic.backends.registry import get_backend
     from caic.evals.loaders import load_suite, subsample
     from caic.evals.suites import SUITES, Context
-    from caic.training.backends.base import SamplingParams
-    from caic.training.backends.registry import get_backend
 
     t0 = time.perf_counter()
     kw = {"batch_size": args.batch_size} if not args.model or "transformers" in args.model else {}

@@ -74,8 +74,8 @@ def memory_bandwidth(size_mb: int = 256, repeats: int = 5) -> float:
 def bench_transformers(args: argparse.Namespace, bandwidth: float) -> list[Row]:
     import torch
 
-    from caic.training.backends.base import SamplingParams
-    from caic.training.backends.transformers_backend import TransformersBackend
+    from caic.backends.base import SamplingParams
+    from caic.backends.transformers_backend import TransformersBackend
 
     backend = TransformersBackend(batch_size=max(args.batches))
     model, eos = backend.model, backend.tokenizer.eos_token_id
@@ -227,9 +227,9 @@ def bare_loop(url: str, payloads: list[dict[str, Any]]) -> float:
 
 
 def bench_openai(args: argparse.Namespace, bandwidth: float) -> list[Row]:
-    from caic.training.backends.base import SamplingParams
-    from caic.training.backends.openai_backend import OpenAIBackend
-    from caic.training.backends.transformers_backend import default_gguf_path
+    from caic.backends.base import SamplingParams
+    from caic.backends.openai_backend import OpenAIBackend
+    from caic.backends.transformers_backend import default_gguf_path
 
     gguf = default_gguf_path()
     weight_bytes = gguf_weight_bytes(gguf)

@@ -18,7 +18,7 @@ and pairs per CPU-second of this process (steadier on a shared machine):
    position's logits are needed. The transformers backend runs the prefix shared by
    the whole call (chat-template header and instructions, ~40 tokens) once, and the
    prefix a pair's two orders share (the conversation and principle, ~60 more) once
-   per pair, through the KV cache (``training/backends/shared_prefix.py``).
+   per pair, through the KV cache (``backends/shared_prefix.py``).
 2. The same without the prefix cache (every prompt run in full; the previous path;
    soft labels agree with 1. to ~1e-5).
 3. **Verdict as text**, the way a user without log-probs would get it: the same judge
@@ -86,7 +86,7 @@ def judge_prompts(c: Any, pairs: list[dict[str, Any]], seed: int) -> list[list[d
 
 def shared_prefix_share(backend: Any, prompts: list[list[dict[str, str]]]) -> float:
     """Mean share of tokens the forward prompt of a pair has in common with its swapped one."""
-    from caic.training.backends.shared_prefix import common_prefix
+    from caic.backends.shared_prefix import common_prefix
 
     shares = []
     for fwd, swp in zip(prompts[::2], prompts[1::2], strict=True):
@@ -120,12 +120,12 @@ def main() -> int:
 
     import torch
 
+    from caic.backends.base import SamplingParams
+    from caic.backends.registry import get_backend
     from caic.compiler.data import load_pairs
     from caic.constitution_lang import load
     from caic.constitutions import find
     from caic.training.audit import audit
-    from caic.training.backends.base import SamplingParams
-    from caic.training.backends.registry import get_backend
     from caic.training.rlaif import Mode, label_pairs
 
     if args.threads:

@@ -110,8 +110,8 @@ def main() -> int:
     dt = time.perf_counter() - t0
     results = {"file": args.file, "pattern": {}, "seconds": dt}
     if args.judge:
+        from caic.backends.registry import get_backend
         from caic.evals.judge import judge_refusal
-        from caic.training.backends.registry import get_backend
 
         backend = get_backend(args.judge)
         jpreds = judge_refusal(

@@ -84,12 +84,12 @@ def main() -> int:
     fuzz = cut(sample([r for r in load_gptfuzz(args.data) if r.sub == "evaluate"], args.n))
     harm = cut(sample(load_harmbench(args.data), args.n))
 
-    from caic.training.backends.registry import get_backend
+    from caic.backends.registry import get_backend
 
     with contextlib.ExitStack() as stack:
         spec = args.judge
         if args.server:
-            from caic.training.backends.transformers_backend import default_gguf_path
+            from caic.backends.transformers_backend import default_gguf_path
 
             log = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "server.log"
             url, _ = stack.enter_context(llama_server(default_gguf_path(), log, threads=2))

@@ -1,3 +1,5 @@
 """caic: a constitution compiler and evaluation harness for Constitutional AI."""
 
-__version__ = "0.1.0"
+from caic.version import __version__
+
+__all__ = ["__version__"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from caic.backends.base import Backend
 from caic.evals.refusal import LABELS, Label
-from caic.training.backends.base import Backend
 
 REFUSAL_QUESTION = """You are labelling how an AI assistant answered a user's request.
 

@@ -2,7 +2,7 @@
 
 ``DIR/samples.jsonl``
     one record per item, appended (and flushed) batch by batch through
-    :class:`~caic.training.runner.ResumableJsonl` keyed by ``uid`` = ``"{suite}:{id}"``:
+    :class:`~caic.resumable.ResumableJsonl` keyed by ``uid`` = ``"{suite}:{id}"``:
     ``{uid, suite, id, category, input, output, scores}``.
 ``DIR/manifest.json``
     written atomically, last: ``schema_version``, ``kind: "eval-run"``, caic version,
@@ -31,14 +31,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 import caic
+from caic.backends.base import Backend, SamplingParams
 from caic.constitution_lang.model import Constitution
 from caic.errors import usage_error
 from caic.evals.loaders import Dataset, load_suite, subsample
 from caic.evals.runlog import SCHEMA_VERSION, RunManifest, Sample
 from caic.evals.suites import SUITES, Context
 from caic.io import write_text_atomic
-from caic.training.backends.base import Backend, SamplingParams
-from caic.training.runner import ResumableJsonl
+from caic.resumable import ResumableJsonl
 
 
 class EvalConfig(BaseModel):
@@ -159,7 +159,7 @@ def run_eval(
     def context() -> Context:
         nonlocal ctx
         if ctx is None:
-            from caic.training.backends.registry import get_backend
+            from caic.backends.registry import get_backend
 
             model = backend
             if model is None:

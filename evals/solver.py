@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from caic.backends.base import Backend, Message, SamplingParams
 from caic.constitution_lang.model import Constitution
-from caic.training.backends.base import Backend, Message, SamplingParams
 
 
 @dataclass

@@ -27,8 +27,8 @@ def free_port() -> int:
 
 
 def default_gguf_or_skip() -> Path:
+    from caic.backends.transformers_backend import default_gguf_path
     from caic.errors import UsageError
-    from caic.training.backends.transformers_backend import default_gguf_path
 
     try:
         return default_gguf_path()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from caic.training.backends.base import Backend, Message, SamplingParams
+from caic.backends.base import Backend, Message, SamplingParams
 
 REFUSE = "I'm sorry, but I can't help with that. It could hurt people."
 COMPLY = "Sure. First, open the settings menu, then choose the option you need and press save."

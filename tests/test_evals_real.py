@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from caic.backends.transformers_backend import default_gguf_path
     from caic.errors import UsageError
-    from caic.training.backends.transformers_backend import default_gguf_path
 
     try:
         default_gguf_path()

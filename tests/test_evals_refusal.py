@@ -225,8 +225,10 @@ def test_judge_classes_come_from_option_scores() -> None:
 
 
 def test_refusal_classify_cli(tmp_path: Path) -> None:
-    from caic.cli import app
-    from caic.commands import evals  # noqa: F401
+    from caic.cli import (
+        app,
+        evals,  # noqa: F401
+    )
 
     out = tmp_path / "labels.jsonl"
     src = str(FORMATS / "completions_xstest.csv")
@@ -246,9 +248,11 @@ def test_refusal_classify_cli(tmp_path: Path) -> None:
 
 
 def test_refusal_classify_cli_with_a_judge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from caic.cli import app
-    from caic.commands import evals  # noqa: F401
-    from caic.training.backends import registry
+    from caic.backends import registry
+    from caic.cli import (
+        app,
+        evals,  # noqa: F401
+    )
 
     fake = FakeBackend(pick=lambda conv, options, prefix: "B")
     monkeypatch.setattr(registry, "get_backend", lambda spec=None, **kw: fake)

@@ -334,9 +334,11 @@ def test_bad_suite_names_are_usage_errors(tmp_path: Path) -> None:
 
 
 def test_eval_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from caic.cli import app
-    from caic.commands import evals  # noqa: F401
-    from caic.training.backends import registry
+    from caic.backends import registry
+    from caic.cli import (
+        app,
+        evals,  # noqa: F401
+    )
 
     made: list[FakeBackend] = []
 

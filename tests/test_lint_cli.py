@@ -209,7 +209,7 @@ def test_list_rules() -> None:
 def test_deep_skips_cleanly_without_a_backend(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import caic.commands.lint as cmd
+    import caic.cli.lint as cmd
 
     monkeypatch.setattr(cmd, "_deep_backend", lambda judge: None)
     code, _, _ = cli("lint", write(tmp_path, CLEAN), "--deep")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from report_fixtures import cli
 
-from caic.training.backends.base import Backend, Message, SamplingParams
+from caic.backends.base import Backend, Message, SamplingParams
 
 CAI = """cai 1
 constitution "probe-test" {
@@ -86,7 +86,7 @@ def cai_file(tmp_path: Path, suppress: str = "", tension: str = "") -> Path:
 
 @pytest.fixture
 def judge(monkeypatch: pytest.MonkeyPatch) -> OpinionatedJudge:
-    from caic.training.backends import registry
+    from caic.backends import registry
 
     fake = OpinionatedJudge()
     monkeypatch.setattr(registry, "get_backend", lambda spec=None, **kw: fake)
@@ -203,8 +203,8 @@ def test_real_model_probe_matches_its_own_votes(tmp_path: Path) -> None:
     from backend_fixtures import default_gguf_or_skip
 
     default_gguf_or_skip()
+    from caic.backends.registry import get_backend
     from caic.constitution_lang import load
-    from caic.training.backends.registry import get_backend
     from caic.training.probe import pearson, vote_table
     from caic.training.rlaif import label_pairs
     from caic.training.rlaif_pairs import read_pairs

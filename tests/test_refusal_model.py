@@ -143,8 +143,10 @@ def test_the_shipped_card() -> None:
 
 
 def test_classify_cli_explain_shows_probabilities_and_rules(tmp_path: Path) -> None:
-    from caic.cli import app
-    from caic.commands import evals  # noqa: F401
+    from caic.cli import (
+        app,
+        evals,  # noqa: F401
+    )
 
     src = tmp_path / "c.jsonl"
     src.write_text(

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from caic.backends.base import Backend, Message, SamplingParams
 from caic.compiler.sampling import draw
 from caic.constitution_lang import loads
 from caic.errors import UsageError
-from caic.training.backends.base import Backend, Message, SamplingParams
 from caic.training.probe import findings, pearson, probe_principles, vote_table
 from caic.training.rlaif import (
     ABSTAIN_MASS,
@@ -460,7 +460,7 @@ def test_sample_pairs_rows_seeds_and_resume() -> None:
 
 @pytest.fixture
 def fake_backend(monkeypatch: pytest.MonkeyPatch) -> FakeJudge:
-    from caic.training.backends import registry
+    from caic.backends import registry
 
     judge = FakeJudge(biased)
     monkeypatch.setattr(registry, "get_backend", lambda spec=None, **kw: judge)
@@ -468,8 +468,10 @@ def fake_backend(monkeypatch: pytest.MonkeyPatch) -> FakeJudge:
 
 
 def cli(args: list[str]) -> Any:
-    from caic import commands  # noqa: F401  (registers the sub-commands)
-    from caic.cli import app
+    from caic.cli import (
+        app,
+        commands,  # noqa: F401  (registers the sub-commands)
+    )
 
     return CliRunner().invoke(app, args, catch_exceptions=False)
 
@@ -582,7 +584,7 @@ def real_judge() -> Any:
     from backend_fixtures import default_gguf_or_skip
 
     default_gguf_or_skip()
-    from caic.training.backends.registry import get_backend
+    from caic.backends.registry import get_backend
 
     backend = get_backend(None)
     yield backend
@@ -679,7 +681,7 @@ def test_real_cli_pairs_then_label_in_both_modes(tmp_path: Path) -> None:
     from transformers import AutoTokenizer
     from trl.data_utils import is_conversational, maybe_apply_chat_template
 
-    from caic.training.backends.transformers_backend import load_default_model_path
+    from caic.backends.transformers_backend import load_default_model_path
 
     tok = AutoTokenizer.from_pretrained(load_default_model_path())
     assert is_conversational(labels[0])

@@ -131,8 +131,10 @@ def test_gold_file_by_slot_or_by_matching_text(tmp_path: Path) -> None:
 
 
 def test_cli_audit_json_and_human(tmp_path: Path) -> None:
-    from caic import commands  # noqa: F401
-    from caic.cli import app
+    from caic.cli import (
+        app,
+        commands,  # noqa: F401
+    )
 
     labels = write(tmp_path / "labels.jsonl", ROWS)
     res = CliRunner().invoke(app, ["rlaif", "audit", "--labels", str(labels), "--format", "json"])

@@ -1,4 +1,4 @@
-"""Option scoring through the shared-prefix KV cache (``training/backends/shared_prefix.py``)
+"""Option scoring through the shared-prefix KV cache (``backends/shared_prefix.py``)
 gives the same log-probs as scoring every prompt in full: on a tiny random Llama (fast, any
 prefix layout, multi-token options) and on the real default judge (soft labels within 1e-4).
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from caic.training.backends.shared_prefix import MIN_SHARED, common_prefix, plan
+from caic.backends.shared_prefix import MIN_SHARED, common_prefix, plan
 
 
 def test_plan_shares_the_root_and_runs_of_long_common_prefixes() -> None:
@@ -65,7 +65,7 @@ def test_cached_scoring_equals_full_passes_on_a_tiny_llama(tiny_llama: Any) -> N
 
     import torch
 
-    from caic.training.backends.shared_prefix import last_logprobs_shared, supported
+    from caic.backends.shared_prefix import last_logprobs_shared, supported
 
     assert supported(tiny_llama)
     rng = random.Random(1)
@@ -115,9 +115,9 @@ def test_real_soft_labels_identical_with_and_without_the_prefix_cache() -> None:
     from backend_fixtures import default_gguf_or_skip
 
     default_gguf_or_skip()
+    from caic.backends.registry import get_backend
     from caic.constitution_lang import load
     from caic.constitutions import find
-    from caic.training.backends.registry import get_backend
     from caic.training.rlaif import label_pairs
 
     c = load(find("hhh-v2"))

@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import caic.commands  # noqa: F401  (registers the sub-commands)
+import caic.cli.commands  # noqa: F401  (registers the sub-commands)
+from caic.backends import registry
+from caic.backends.base import Backend, Message, SamplingParams
 from caic.cli import app
 from caic.compiler.bind import sl_cai_jobs
 from caic.compiler.data import load_prompts
@@ -32,8 +34,6 @@ from caic.constitution_lang import load, sha256
 from caic.constitutions import find
 from caic.errors import UsageError
 from caic.training import slcai
-from caic.training.backends import registry
-from caic.training.backends.base import Backend, Message, SamplingParams
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "prompts_small.jsonl"
@@ -432,7 +432,7 @@ REAL_ENV = {"OMP_NUM_THREADS": "1"}
 
 
 def _default_model_or_skip() -> None:
-    from caic.training.backends.transformers_backend import default_gguf_path
+    from caic.backends.transformers_backend import default_gguf_path
 
     try:
         default_gguf_path()

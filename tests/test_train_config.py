@@ -365,7 +365,7 @@ def test_smollm2_training_template_renders_like_the_original() -> None:
     exactly the assistant replies (with their end-of-turn token, so stopping is learned)."""
     from transformers import AutoTokenizer
 
-    from caic.training.backends.transformers_backend import load_default_model_path
+    from caic.backends.transformers_backend import load_default_model_path
     from caic.training.models import TRAINING_TEMPLATE, training_chat_template
 
     tok = AutoTokenizer.from_pretrained(load_default_model_path())
@@ -531,8 +531,10 @@ def test_show_documents_every_field_and_loads_back(kind: str, tmp_path: Path) ->
     why; the output is itself a valid config equal to the defaults."""
     from typer.testing import CliRunner
 
-    from caic import commands  # noqa: F401  (registers the sub-commands)
-    from caic.cli import app
+    from caic.cli import (
+        app,
+        commands,  # noqa: F401  (registers the sub-commands)
+    )
 
     result = CliRunner().invoke(app, ["train", "show", kind])
     assert result.exit_code == 0, result.output

@@ -138,8 +138,10 @@ def test_rm_smoke_soft_labels_widen_the_margin(runs: Path) -> None:
 def test_dpo_smoke_through_the_cli(runs: Path, base_logits: Any) -> None:
     from typer.testing import CliRunner
 
-    from caic import commands  # noqa: F401  (registers the sub-commands)
-    from caic.cli import app
+    from caic.cli import (
+        app,
+        commands,  # noqa: F401  (registers the sub-commands)
+    )
 
     out = runs / "dpo"
     result = CliRunner().invoke(

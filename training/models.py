@@ -57,7 +57,7 @@ def _is_model_dir(p: Path) -> bool:
 
 def resolve_model(spec: str | None, _depth: int = 0) -> ResolvedModel:
     """Resolve a model spec without loading weights; a missing model is one clear line."""
-    from caic.training.backends import transformers_backend as tb
+    from caic.backends import transformers_backend as tb
 
     if spec is None or spec.strip() in ("", "default"):
         gguf = tb.default_gguf_path()

@@ -22,9 +22,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from caic.backends.base import Backend
 from caic.constitution_lang.model import Constitution
 from caic.errors import Diagnostic
-from caic.training.backends.base import Backend
 from caic.training.rlaif import Mode, label_pairs
 
 CONFLICT_CODE = "CAI901"

@@ -41,13 +41,13 @@ from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from caic.backends.base import Backend, SamplingParams
 from caic.compiler.prompts import fill, transcript
 from caic.compiler.promptset import judge_records
 from caic.compiler.sampling import draw, priority_ranks
 from caic.constitution_lang import sha256
 from caic.constitution_lang.model import Constitution
 from caic.errors import usage_error
-from caic.training.backends.base import Backend, SamplingParams
 from caic.training.rlaif_rows import LABELS_SCHEMA_VERSION, LabelRow, Mode, Slot, Vote
 from caic.training.soft_labels import (
     ABSTAIN_MASS,

@@ -5,7 +5,7 @@ and writes one :class:`PairRow` per prompt: ``{id, prompt, response_a, response_
 (, response_c ...), model, seed, ...}``. Work goes in fixed chunks of prompts, each
 sampled with its own seed derived from ``(seed, chunk index)``: a resumed run
 regenerates a half-written chunk from the same inputs and seed, so it gets the same
-rows, and the rows already on disk are skipped (:class:`caic.training.runner.ResumableJsonl`).
+rows, and the rows already on disk are skipped (:class:`caic.resumable.ResumableJsonl`).
 
 :func:`read_pairs` reads pairs for labelling. It is :func:`caic.compiler.data.load_pairs`
 (rlaif-pairs rows, TRL preference rows standard or conversational, HH-RLHF plain or
@@ -25,8 +25,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 import caic
+from caic.backends.base import Backend, SamplingParams
 from caic.errors import usage_error
-from caic.training.backends.base import Backend, SamplingParams
 
 PAIRS_SCHEMA_VERSION = 1
 MAX_RESPONSES = 8

@@ -31,12 +31,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 import caic
+from caic.backends.base import Backend, Message, SamplingParams
 from caic.compiler.prompts import fill, transcript
 from caic.compiler.promptset import critique_records, revision_records
 from caic.constitution_lang import sha256
 from caic.constitution_lang.model import Constitution
 from caic.errors import usage_error
-from caic.training.backends.base import Backend, Message, SamplingParams
 
 SCHEMA_VERSION = 1
 MARKUP_TOKENS = 8

@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from caic.training.backends.base import logsumexp
+from caic.backends.base import logsumexp
 from caic.training.rlaif_rows import Slot, Vote
 
 ABSTAIN_MASS = 0.1

@@ -251,7 +251,7 @@ def classify_cmd(
     from caic.evals.loaders import load_completions, read_rows
     from caic.evals.refusal import LABELS, analyse
     from caic.evals.refusal_model import card, classify_many, probs_dict
-    from caic.training.runner import ResumableJsonl
+    from caic.resumable import ResumableJsonl
 
     rows = load_completions(file, prompt_column, completion_column, label_column)
     _, sha = read_rows(file)
@@ -268,8 +268,8 @@ def classify_cmd(
             chunk = todo[k : k + batch_size]
             judged: list[str | None] = [None] * len(chunk)
             if judge:
+                from caic.backends.registry import get_backend
                 from caic.evals.judge import judge_refusal
-                from caic.training.backends.registry import get_backend
 
                 judge_backend = judge_backend or get_backend(judge)
                 judged = list(

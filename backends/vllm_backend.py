@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caic.errors import CaicError, usage_error
-from caic.training.backends.base import (
+from caic.backends.base import (
     Backend,
     Message,
     SamplingParams,
@@ -21,6 +20,7 @@ from caic.training.backends.base import (
     split_continuation,
     trim_at_stop,
 )
+from caic.errors import CaicError, usage_error
 
 
 def _import_vllm() -> Any:
@@ -52,7 +52,7 @@ class VLLMBackend(Backend):
         self._vllm = vllm
         self.name = name or (f"vllm:{target}" if target else "vllm")
         if target is None:
-            from caic.training.backends.transformers_backend import (
+            from caic.backends.transformers_backend import (
                 default_gguf_path,
                 load_default_model_path,
             )

@@ -17,8 +17,8 @@ import difflib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from caic.backends.base import Backend
 from caic.errors import usage_error
-from caic.training.backends.base import Backend
 
 Factory = Callable[..., Backend]
 """``factory(target, *, name, **kw) -> Backend``; ``target`` is the spec after ``kind:``."""
@@ -107,14 +107,14 @@ def parse_openai_target(target: str | None) -> tuple[list[str], str | None]:
 
 @register("transformers")
 def _transformers(target: str | None, **kw: Any) -> Backend:
-    from caic.training.backends.transformers_backend import TransformersBackend
+    from caic.backends.transformers_backend import TransformersBackend
 
     return TransformersBackend(target, **kw)
 
 
 @register("openai")
 def _openai(target: str | None, **kw: Any) -> Backend:
-    from caic.training.backends.openai_backend import OpenAIBackend
+    from caic.backends.openai_backend import OpenAIBackend
 
     urls, model = parse_openai_target(target)
     return OpenAIBackend(urls, model, **kw)
@@ -122,6 +122,6 @@ def _openai(target: str | None, **kw: Any) -> Backend:
 
 @register("vllm")
 def _vllm(target: str | None, **kw: Any) -> Backend:
-    from caic.training.backends.vllm_backend import VLLMBackend
+    from caic.backends.vllm_backend import VLLMBackend
 
     return VLLMBackend(target, **kw)

@@ -127,7 +127,7 @@ def _collector_paused(pause: bool = True) -> Iterator[None]:
 def _deep_backend(judge: str | None) -> Any:
     """The model backend for ``--deep``, or ``None`` (with a note) when unavailable."""
     try:
-        from caic.training.backends.registry import get_backend
+        from caic.backends.registry import get_backend
     except ImportError as e:
         typer.echo(f"caic lint: --deep skipped: model backends unavailable ({e})", err=True)
         return None
@@ -233,7 +233,7 @@ def lint(
     backend = _deep_backend(judge) if deep else None
     probe_backend = backend
     if probe and backend is None and probe_on:
-        from caic.training.backends.registry import get_backend
+        from caic.backends.registry import get_backend
 
         probe_backend = get_backend(judge)
 

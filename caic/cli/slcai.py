@@ -131,13 +131,13 @@ def generate(
 
     Example: `caic sl-cai generate -c hhh-v2 --limit 8 --rounds 1 --out sl.jsonl`
     """
+    from caic.backends.base import SamplingParams
     from caic.compiler.data import load_prompts
     from caic.constitution_lang import load
     from caic.constitutions import find
     from caic.io import dumps_json, sha256_bytes, sha256_file
+    from caic.resumable import ResumableJsonl
     from caic.training import slcai
-    from caic.training.backends.base import SamplingParams
-    from caic.training.runner import ResumableJsonl
 
     c = load(find(constitution))
     source = prompts or str(slcai.default_prompts_path())
@@ -197,8 +197,8 @@ def _run(
     sink: Any,
 ) -> tuple[int, list[str]]:
     """Load the backend, drop prompts too long for it, generate with a progress bar."""
+    from caic.backends.registry import get_backend, parse_spec
     from caic.training import slcai
-    from caic.training.backends.registry import get_backend, parse_spec
 
     kw: dict[str, Any] = {}
     if parse_spec(model).kind == "transformers":

@@ -46,8 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from caic.errors import CaicError, usage_error
-from caic.training.backends.base import (
+from caic.backends.base import (
     Backend,
     Message,
     SamplingParams,
@@ -57,7 +56,8 @@ from caic.training.backends.base import (
     normalize_option,
     trim_at_stop,
 )
-from caic.training.backends.chat_template import ChatTemplate
+from caic.backends.chat_template import ChatTemplate
+from caic.errors import CaicError, usage_error
 
 if TYPE_CHECKING:
     import httpx

@@ -25,9 +25,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from caic.backends.base import Message
 from caic.errors import usage_error
 from caic.io import read_json
-from caic.training.backends.base import Message
 
 # GGUF value types: fixed-size scalars by struct code; 8 = string, 9 = array.
 _SCALARS = dict(enumerate("BbHhIif?")) | {10: "Q", 11: "q", 12: "d"}
@@ -136,7 +136,7 @@ class ChatTemplate:
         """From ``default``, a ``.gguf`` file, a tokenizer folder or a ``.jinja`` file."""
         path = Path(spec).expanduser()
         if spec == "default":
-            from caic.training.backends import transformers_backend as tb
+            from caic.backends import transformers_backend as tb
 
             path = tb.default_gguf_path()
         if path.is_dir():

@@ -82,7 +82,7 @@ def run() -> None:
 
 def main() -> None:
     """Entry point: run the app, turning caic errors into one-line messages."""
-    from caic import commands  # noqa: F401  (registers the sub-commands)
+    from caic.cli import commands  # noqa: F401  (registers the sub-commands)
 
     debug = os.environ.get("CAIC_DEBUG", "") not in ("", "0")
     try:

@@ -1,6 +1,6 @@
-"""Sub-commands of ``caic``; importing this package registers them on the app."""
+"""Importing this module registers every sub-command of ``caic`` on the app."""
 
-from caic.commands import (
+from caic.cli import (
     evals,  # noqa: F401
     lang,  # noqa: F401
     lint,  # noqa: F401

@@ -117,10 +117,10 @@ def pairs_cmd(
 
     Example: `caic rlaif pairs --prompts prompts.jsonl --n 2 --temperature 0.9 --out pairs.jsonl`
     """
+    from caic.backends.registry import get_backend
     from caic.compiler.data import load_prompts
-    from caic.training.backends.registry import get_backend
+    from caic.resumable import ResumableJsonl
     from caic.training.rlaif_pairs import sample_pairs
-    from caic.training.runner import ResumableJsonl
 
     if temperature <= 0:
         raise usage("--temperature must be above 0", hint="greedy decoding repeats one reply")
@@ -232,12 +232,12 @@ def label_cmd(
 
     Example: `caic rlaif label -c hhh-v2 --pairs pairs.jsonl --mode pointwise --out labels.jsonl`
     """
+    from caic.backends.registry import get_backend
     from caic.constitution_lang import load, sha256
     from caic.constitutions import find
-    from caic.training.backends.registry import get_backend
+    from caic.resumable import ResumableJsonl
     from caic.training.rlaif import label_pairs
     from caic.training.rlaif_pairs import read_pairs
-    from caic.training.runner import ResumableJsonl
 
     c = load(find(constitution))
     how = _principles_arg(principles)
@@ -353,9 +353,9 @@ def probe_cmd(
 
     Example: `caic rlaif probe -c hhh-v2 --pairs probe.jsonl --limit 20`
     """
+    from caic.backends.registry import get_backend
     from caic.constitution_lang import load
     from caic.constitutions import find
-    from caic.training.backends.registry import get_backend
     from caic.training.probe import probe_principles
     from caic.training.rlaif_pairs import read_pairs
 

@@ -23,8 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from caic.errors import CaicError, usage_error
-from caic.training.backends.base import (
+from caic.backends.base import (
     Backend,
     Message,
     SamplingParams,
@@ -33,6 +32,7 @@ from caic.training.backends.base import (
     split_continuation,
     trim_at_stop,
 )
+from caic.errors import CaicError, usage_error
 
 if TYPE_CHECKING:
     import torch
@@ -335,14 +335,14 @@ class TransformersBackend(Backend):
     def _score_rows(self, seqs: list[tuple[int, ...]], keep: list[int]) -> list[torch.Tensor]:
         """Last-position log-probs, through the shared-prefix cache where the model allows."""
         if self.prefix_cache and self._prefix_ok is None:
-            from caic.training.backends.shared_prefix import supported
+            from caic.backends.shared_prefix import supported
 
             self._prefix_ok = supported(self.model)
         if not (self.prefix_cache and self._prefix_ok):
             return self._last_logprobs(seqs, keep)
         import torch
 
-        from caic.training.backends.shared_prefix import last_logprobs_shared
+        from caic.backends.shared_prefix import last_logprobs_shared
 
         with torch.inference_mode():
             return last_logprobs_shared(
