@@ -102,7 +102,7 @@ def usage_error(
     path: str = "<args>",
     line: int = 1,
     column: int = 1,
-    code: str = "E002",
+    code: str = "E008",
     hint: str | None = None,
 ) -> UsageError:
     """Build a one-diagnostic :class:`UsageError`."""

@@ -570,8 +570,8 @@ def _check_template(tpl: Template, errors: list[Diagnostic]) -> None:
         line = text_span.line + (e.lineno or 1) - 1 + (1 if "\n" in tpl.text else 0)
         errors.append(
             Diagnostic(
-                code="E108",
-                name="bad-template",
+                code="E119",
+                name="template-syntax-error",
                 path=tpl.span.path,
                 line=line,
                 column=1,

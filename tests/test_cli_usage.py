@@ -123,5 +123,5 @@ def test_own_usage_errors_show_the_usage_line(
     src = tmp_path / "c.cai"
     src.write_text('cai 1\nconstitution "c" {\n}\n', encoding="utf-8")
     rc, err = _run(["lint", "--format", "nope", str(src)], capsys, monkeypatch)
-    assert rc == 2 and "error[E002] unknown --format `nope`" in err
+    assert rc == 2 and "error[E008] unknown --format `nope`" in err
     assert "Usage: caic lint" in err and "internal error" not in err

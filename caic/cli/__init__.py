@@ -160,4 +160,4 @@ def _is_abort(e: BaseException) -> bool:
 
 
 def usage(message: str, hint: str | None = None) -> UsageError:
-    return UsageError(Diagnostic(code="E002", message=message, path="<args>", hint=hint))
+    return UsageError(Diagnostic(code="E008", message=message, path="<args>", hint=hint))

@@ -205,27 +205,25 @@ def explain(
 
     Example: `caic explain E104`
     """
-    from caic.constitution_lang.codes import CODES
+    from caic.codes import TABLE, lookup
+    from caic.constitution_lang.codes import EXPLANATIONS
 
-    key = code.strip()
-    entry = CODES.get(key.upper()) or next((v for v in CODES.values() if v.name == key), None)
-    if entry is not None:
-        k = next(k for k, v in CODES.items() if v is entry)
+    entry = lookup(code)
+    about = EXPLANATIONS.get(entry.code) if entry is not None else None
+    if entry is not None and about is not None:
         typer.echo(
-            f"{k} {entry.name}\n\n{entry.summary}\n\nBad:\n  "
-            + entry.bad.replace("\n", "\n  ")
+            f"{entry.code} {entry.name}\n\n{about.summary}\n\nBad:\n  "
+            + about.bad.replace("\n", "\n  ")
             + "\n\nGood:\n  "
-            + entry.good.replace("\n", "\n  ")
+            + about.good.replace("\n", "\n  ")
         )
         return
-    try:
+    if entry is not None:
         from caic.compiler.lint.registry import explain_rule
-    except ImportError:
-        explain_rule = None  # type: ignore[assignment]
-    if explain_rule is not None:
-        text = explain_rule(key)
+
+        text = explain_rule(entry.code)
         if text:
             typer.echo(text)
             return
-    known = list(CODES)
+    known = [c.code for c in TABLE]
     raise usage(f"unknown code `{code}`", hint=f"known codes: {', '.join(known[:6])}, ...")

@@ -30,28 +30,20 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [k for v in values for k in v.replace(" ", ",").split(",") if k]
 
 
-PROBE_RULES = {
-    "CAI901": "conflict-in-practice",
-    "CAI902": "redundant-in-practice",
-}
-
-
 def _probe_key(key: str) -> bool:
     """Whether a select/ignore key names only probe codes (so the static config never sees it)."""
+    from caic.codes import lookup
+
     k = key.strip()
-    return k.upper().startswith("CAI9") or k.lower() in PROBE_RULES.values()
+    entry = lookup(k)
+    return k.upper().startswith("CAI9") or (entry is not None and entry.group == "probe")
 
 
 def _probe_codes(keys: list[str]) -> set[str]:
     """The probe codes that select/ignore keys name (codes, names, prefixes such as ``CAI9``)."""
-    out: set[str] = set()
-    for raw in keys:
-        k = raw.strip()
-        for code, name in PROBE_RULES.items():
-            prefix = k.upper().startswith("CAI") and code.startswith(k.upper())
-            if prefix or k.lower() == name or k.upper() == "ALL":
-                out.add(code)
-    return out
+    from caic.codes import resolve
+
+    return resolve(keys, groups=("probe",))[0]
 
 
 def _probe_findings(
@@ -80,27 +72,30 @@ def _probe_findings(
 
 
 def _sarif_with_probe_rules(text: str) -> str:
-    """Add rule descriptors (from ``caic explain``) for the probe codes a SARIF log uses."""
+    """Add rule descriptors (name from the code table, text from ``caic explain``) for the
+    probe codes a SARIF log uses."""
     import json
 
-    from caic.constitution_lang.codes import CODES
+    from caic.codes import CODES
+    from caic.constitution_lang.codes import EXPLANATIONS
 
     log = json.loads(text)
     run = log["runs"][0]
     rules = run["tool"]["driver"]["rules"]
     for result in run["results"]:
         code = result["ruleId"]
-        if code not in PROBE_RULES or "ruleIndex" in result:
+        entry = CODES.get(code)
+        if entry is None or entry.group != "probe" or "ruleIndex" in result:
             continue
         if not any(r["id"] == code for r in rules):
-            entry = CODES[code]
+            about = EXPLANATIONS[code].summary
             rules.append({
                 "id": code,
                 "name": entry.name,
-                "shortDescription": {"text": entry.summary.split(". ")[0]},
-                "fullDescription": {"text": entry.summary},
-                "help": {"text": entry.summary},
-                "defaultConfiguration": {"level": "warning"},
+                "shortDescription": {"text": about.split(". ")[0]},
+                "fullDescription": {"text": about},
+                "help": {"text": about},
+                "defaultConfiguration": {"level": entry.severity},
             })  # fmt: skip
         result["ruleIndex"] = next(i for i, r in enumerate(rules) if r["id"] == code)
     return json.dumps(log, indent=2, ensure_ascii=False)
@@ -186,6 +181,13 @@ def lint(
     list_rules: Annotated[
         bool, typer.Option("--list-rules", help="Print the rules and exit.")
     ] = False,
+    preview: Annotated[
+        bool | None,
+        typer.Option(
+            "--preview/--no-preview",
+            help="Also run preview rules; replaces `preview` from pyproject.toml.",
+        ),
+    ] = None,
 ) -> None:
     """Lint constitutions: contradictions, near-duplicates and authoring mistakes.
 
@@ -209,14 +211,15 @@ def lint(
         raise usage(f"unknown --format `{fmt}`", hint=f"one of {', '.join(FORMATS)}")
     if list_rules:
         for r in all_rules():
-            typer.echo(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}")
+            tag = "" if r.lifecycle == "stable" else f" [{r.lifecycle}]"
+            typer.echo(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}{tag}")
         return
     if not files:
         raise usage("no files to lint", hint="caic lint FILE.cai ...")
     if judge and not (deep or probe):
         raise usage("--judge needs --deep or --probe")
     sel, ign = _split(select), _split(ignore)
-    probe_on = set(PROBE_RULES)
+    probe_on = _probe_codes(["CAI9"])
     if sel is not None:
         probe_on = _probe_codes(sel)
         sel = [k for k in sel if not _probe_key(k)]
@@ -242,7 +245,7 @@ def lint(
     for f in files:
         with _collector_paused(backend is None):
             try:
-                config = load_config(f, sel, ign)
+                config = load_config(f, sel, ign, preview)
                 c = load(f)
             except CaicError as e:
                 errors.extend(e.diagnostics)

@@ -6,10 +6,12 @@ Looked up from the linted file's folder upward to the filesystem root; the first
     [tool.caic.lint]
     select = ["CAI1", "missing-helpfulness"]   # codes, names or code prefixes; default all
     ignore = ["CAI202"]                         # applied after select
+    preview = false                             # true: preview rules run too
     [tool.caic.lint.severity]
     near-duplicate = "error"                    # error | warning | note | off
 
-Command-line ``--select`` / ``--ignore`` replace the file's lists.
+Command-line ``--select`` / ``--ignore`` replace the file's lists; ``--preview`` turns
+preview on. Which rules are preview is the code table's to say (:mod:`caic.codes`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from caic.codes import CODES
 from caic.errors import usage_error
 
 SEVERITIES = ("error", "warning", "note", "off")
@@ -34,8 +37,15 @@ class LintConfig:
     """code → error | warning | note | off."""
     source: str | None = None
     """The pyproject.toml it came from, if any."""
+    preview: bool = False
+    """Whether preview rules run."""
 
     def enabled(self, code: str) -> bool:
+        entry = CODES.get(code)
+        if entry is None or entry.lifecycle == "removed":
+            return False
+        if entry.lifecycle == "preview" and not self.preview:
+            return False
         if self.select is not None and code not in self.select:
             return False
         return code not in self.ignore and self.severity.get(code) != "off"
@@ -61,9 +71,13 @@ def find_pyproject(start: str | Path) -> Path | None:
 
 
 def load_config(
-    start: str | Path, select: list[str] | None = None, ignore: list[str] | None = None
+    start: str | Path,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+    preview: bool | None = None,
 ) -> LintConfig:
-    """Config for linting the file at ``start``, with command-line overrides."""
+    """Config for linting the file at ``start``, with command-line overrides (``None``
+    keeps the file's setting)."""
     from caic.compiler.lint.registry import resolve_keys
 
     path = find_pyproject(start)
@@ -71,6 +85,11 @@ def load_config(
     if path is not None:
         table = tomllib.loads(path.read_text(encoding="utf-8"))["tool"]["caic"]["lint"]
     where = str(path) if path else "<args>"
+    if preview is None:
+        raw_preview = table.get("preview", False)
+        if not isinstance(raw_preview, bool):
+            raise usage_error("`preview` must be true or false", path=where, code="E003")
+        preview = raw_preview
 
     def keys(name: str, override: list[str] | None) -> frozenset[str] | None:
         raw = override if override is not None else table.get(name)
@@ -82,7 +101,7 @@ def load_config(
             raise usage_error(
                 f"`{name}` must be a list of rule codes or names", path=where, code="E003"
             )
-        codes, unknown = resolve_keys(raw)
+        codes, unknown = resolve_keys(raw, preview=bool(preview))
         if unknown:
             raise usage_error(
                 f"unknown lint rule `{unknown[0]}` in `{name}`",
@@ -90,6 +109,15 @@ def load_config(
                 code="E003",
                 hint="see `caic lint --list-rules`",
             )
+        if name == "select" and not preview:
+            named = sorted(c for c in codes if CODES[c].lifecycle == "preview")
+            if named:
+                raise usage_error(
+                    f"`{named[0]}` is a preview rule; it runs only with preview on",
+                    path=where,
+                    code="E003",
+                    hint="add --preview, or `preview = true` in [tool.caic.lint]",
+                )
         return frozenset(codes)
 
     sel = keys("select", select)
@@ -103,9 +131,15 @@ def load_config(
             raise usage_error(
                 f"severity of `{k}` must be one of {', '.join(SEVERITIES)}", path=where, code="E003"
             )
-        codes, unknown = resolve_keys([k])
+        codes, unknown = resolve_keys([k], preview=True)
         if unknown:
             raise usage_error(f"unknown lint rule `{k}` in `severity`", path=where, code="E003")
         for code in codes:
             sev[code] = v
-    return LintConfig(select=sel, ignore=ign, severity=sev, source=str(path) if path else None)
+    return LintConfig(
+        select=sel,
+        ignore=ign,
+        severity=sev,
+        source=str(path) if path else None,
+        preview=bool(preview),
+    )

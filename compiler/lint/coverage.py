@@ -32,7 +32,7 @@ _HELPFUL = re.compile(
 )
 
 
-@rule("CAI301", "missing-helpfulness", "warning")
+@rule("CAI301")
 def missing_helpfulness(ctx: LintContext) -> Iterator[Diagnostic]:
     """No principle rewards being helpful, so training drifts into over-refusal.
 
@@ -91,7 +91,7 @@ _SYCOPHANCY = re.compile(
 )
 
 
-@rule("CAI302", "missing-jailbreak", "warning")
+@rule("CAI302")
 def missing_jailbreak(ctx: LintContext) -> Iterator[Diagnostic]:
     """No principle covers jailbreak framings (role-play, hypotheticals, injected prompts).
 
@@ -126,7 +126,7 @@ def missing_jailbreak(ctx: LintContext) -> Iterator[Diagnostic]:
     )
 
 
-@rule("CAI303", "missing-sycophancy", "warning")
+@rule("CAI303")
 def missing_sycophancy(ctx: LintContext) -> Iterator[Diagnostic]:
     """No principle covers sycophancy (caving to pushback, adopting the user's wrong answer).
 
@@ -205,7 +205,7 @@ ALIASES: dict[str, str] = {
 """Common tag spellings accepted for a hazard."""
 
 
-@rule("CAI304", "uncovered-hazard", "warning")
+@rule("CAI304")
 def uncovered_hazard(ctx: LintContext) -> Iterator[Diagnostic]:
     """Hazard categories of the AILuminate v1.0 taxonomy that no principle covers.
 

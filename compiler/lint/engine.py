@@ -78,7 +78,9 @@ def _lint(
         for d in found:
             if supp.suppressed(d):
                 continue
-            if level and not (d.severity == "note" and r.code == "CAI101"):
+            # A note is a finding the rule itself settled (a contradiction resolved by a
+            # priority): a severity override raises the rule's findings, not its notes.
+            if level and d.severity != "note":
                 d = d.model_copy(update={"severity": level})
             out.append(d)
     out.sort(key=lambda d: (d.path, d.line, d.column, d.code, d.principles))

@@ -50,7 +50,7 @@ def _pairs(mask: np.ndarray) -> Iterator[tuple[int, int]]:
         yield int(i), int(j)
 
 
-@rule("CAI101", "contradiction", "warning")
+@rule("CAI101")
 def contradiction(ctx: LintContext) -> Iterator[Diagnostic]:
     """Two principles pull the judge in opposite directions on overlapping situations.
 
@@ -146,7 +146,7 @@ def _deep(
     return out
 
 
-@rule("CAI102", "near-duplicate", "warning")
+@rule("CAI102")
 def near_duplicate(ctx: LintContext) -> Iterator[Diagnostic]:
     """Two principles say the same thing in other words.
 

@@ -28,7 +28,7 @@ def _texts(p: Principle) -> list[tuple[str, str]]:
     return [(f, t) for f in ("judge", "critique", "revision") if (t := getattr(p, f))]
 
 
-@rule("CAI201", "absolute-judge", "warning")
+@rule("CAI201")
 def absolute_judge(ctx: LintContext) -> Iterator[Diagnostic]:
     """A judge principle states an absolute rule instead of asking for a comparison.
 
@@ -109,7 +109,7 @@ def _specificity(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(marks))
 
 
-@rule("CAI202", "too-specific", "warning")
+@rule("CAI202")
 def too_specific(ctx: LintContext) -> Iterator[Diagnostic]:
     """A principle is tied to one product, date, amount or named case.
 
@@ -259,7 +259,7 @@ _JURISDICTION = re.compile(
 )
 
 
-@rule("CAI203", "jurisdiction-specific", "warning")
+@rule("CAI203")
 def jurisdiction_specific(ctx: LintContext) -> Iterator[Diagnostic]:
     """A principle needs jurisdiction-specific law or current real-world facts to apply.
 
@@ -401,7 +401,7 @@ REVISION_SIMILARITY = 0.40
 about different things."""
 
 
-@rule("CAI204", "critique-revision-mismatch", "warning")
+@rule("CAI204")
 def critique_revision_mismatch(ctx: LintContext) -> Iterator[Diagnostic]:
     """A principle's revision request does not fix what its critique asks to find.
 

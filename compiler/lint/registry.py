@@ -1,10 +1,9 @@
-"""The lint rule registry: stable codes, kebab-case names, severities, explanations.
+"""The lint rule registry: the check function behind each lint code of :mod:`caic.codes`.
 
-A rule is a function ``check(ctx) -> Iterable[Diagnostic]`` registered with :func:`rule`.
-Its docstring is the explanation ``caic explain`` prints; it must have an
-``Anti-pattern:`` and a ``Best practice:`` section (sqlfluff's convention). Codes are
-stable: ``CAI1xx`` pair rules, ``CAI2xx`` phrasing, ``CAI3xx`` coverage, ``CAI4xx``
-structure. Never reuse a retired code.
+A rule is a function ``check(ctx) -> Iterable[Diagnostic]`` registered with :func:`rule`
+under a code of the code table, which owns its name, family, default severity and
+lifecycle. Its docstring is the explanation ``caic explain`` prints; it must have an
+``Anti-pattern:`` and a ``Best practice:`` section (sqlfluff's convention).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from caic.codes import CODES, Group, Lifecycle, resolve
 from caic.errors import Diagnostic, Severity
 
 if TYPE_CHECKING:
@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 Check = Callable[["LintContext"], Iterable[Diagnostic]]
 
-_FAMILIES = ("pairs", "phrasing", "coverage", "structure")
+_FAMILIES: tuple[Group, ...] = ("pairs", "phrasing", "coverage", "structure")
 """Modules of rules, imported (and so registered) on first use."""
+STATIC_GROUPS = _FAMILIES
+"""The code groups of the static rules (``probe`` codes come from ``caic lint --probe``)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Rule:
     severity: Severity
     check: Check
     family: str
+    lifecycle: Lifecycle = "stable"
 
     @property
     def doc(self) -> str:
@@ -49,17 +52,28 @@ class Rule:
 _RULES: dict[str, Rule] = {}
 
 
-def rule(code: str, name: str, severity: Severity) -> Callable[[Check], Check]:
-    """Register ``check`` under ``code`` and ``name`` with a default ``severity``."""
+def rule(code: str) -> Callable[[Check], Check]:
+    """Register ``check`` as the rule of ``code``, a lint code of :mod:`caic.codes` whose
+    group is the module the function lives in."""
 
     def wrap(fn: Check) -> Check:
+        entry = CODES.get(code)
+        family = fn.__module__.rsplit(".", 1)[-1]
+        if entry is None or entry.group != family:
+            raise ValueError(f"lint rule {code} is not a `{family}` code of caic.codes")
         doc = fn.__doc__ or ""
         if "Anti-pattern" not in doc or "Best practice" not in doc:
             raise ValueError(f"rule {code} needs 'Anti-pattern' and 'Best practice' sections")
-        if code in _RULES or any(r.name == name for r in _RULES.values()):
-            raise ValueError(f"duplicate lint rule {code} {name}")
-        family = fn.__module__.rsplit(".", 1)[-1]
-        _RULES[code] = Rule(code=code, name=name, severity=severity, check=fn, family=family)
+        if code in _RULES:
+            raise ValueError(f"duplicate lint rule {code}")
+        _RULES[code] = Rule(
+            code=code,
+            name=entry.name,
+            severity=entry.severity,
+            check=fn,
+            family=family,
+            lifecycle=entry.lifecycle,
+        )
         return fn
 
     return wrap
@@ -79,30 +93,10 @@ def get_rule(key: str) -> Rule | None:
     return next((r for r in rules if r.code == k.upper() or r.name == k.lower()), None)
 
 
-def resolve_keys(keys: Iterable[str]) -> tuple[set[str], list[str]]:
-    """Codes for the given codes, names or code prefixes (``CAI1``); and the unknown keys."""
-    rules = all_rules()
-    codes: set[str] = set()
-    unknown: list[str] = []
-    for raw in keys:
-        k = raw.strip()
-        if not k:
-            continue
-        if k.upper() == "ALL":
-            codes.update(r.code for r in rules)
-            continue
-        hit = [
-            r.code
-            for r in rules
-            if r.code == k.upper()
-            or r.name == k.lower()
-            or (k.upper().startswith("CAI") and r.code.startswith(k.upper()))
-        ]
-        if hit:
-            codes.update(hit)
-        else:
-            unknown.append(k)
-    return codes, unknown
+def resolve_keys(keys: Iterable[str], preview: bool = False) -> tuple[set[str], list[str]]:
+    """Codes of the static rules for the given codes, names or code prefixes (``CAI1``);
+    and the unknown keys. A prefix takes preview rules only with ``preview``."""
+    return resolve(keys, preview=preview, groups=STATIC_GROUPS)
 
 
 def explain_rule(key: str) -> str | None:

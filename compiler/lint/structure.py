@@ -20,7 +20,7 @@ _STYLE = re.compile(
 )
 
 
-@rule("CAI401", "style-in-harm-category", "warning")
+@rule("CAI401")
 def style_in_harm_category(ctx: LintContext) -> Iterator[Diagnostic]:
     """A style principle (tone, formatting, length) sits in a harm or ethics category.
 
@@ -68,7 +68,7 @@ SKEW_FACTOR = 10.0
 principles in that stage; 1/N is the uniform share)."""
 
 
-@rule("CAI402", "skewed-weight", "warning")
+@rule("CAI402")
 def skewed_weight(ctx: LintContext) -> Iterator[Diagnostic]:
     """Sampling weights leave a principle almost never drawn.
 
@@ -110,7 +110,7 @@ def skewed_weight(ctx: LintContext) -> Iterator[Diagnostic]:
             )
 
 
-@rule("CAI403", "unordered-priority", "warning")
+@rule("CAI403")
 def unordered_priority(ctx: LintContext) -> Iterator[Diagnostic]:
     """Priority chains leave categories that can conflict unordered against each other.
 
