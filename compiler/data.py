@@ -1,20 +1,16 @@
-"""Loading prompt sets and response pairs from JSONL, CSV or a Hugging Face dataset.
-
-Every loader yields normalised rows and reports a malformed row as ``path:line``.
-A source that is not an existing file but looks like ``owner/name`` is read with
-``datasets.load_dataset`` (network or local HF cache; never required by tests).
-"""
+"""Prompt sets and response pairs from any source :mod:`caic.rows` reads (JSONL, JSON,
+CSV, Parquet, a saved dataset folder, a Hugging Face id), normalised; a row without what
+is needed is reported as ``path:line``."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from caic.errors import usage_error
-from caic.io import read_csv, read_jsonl
+from caic.rows import iter_rows
 
 PROMPT_COLUMNS = (
     "prompt",
@@ -31,69 +27,11 @@ PROMPT_COLUMNS = (
 Message = dict[str, str]
 
 
-def _rows(source: str, split: str = "train") -> Iterator[tuple[str, int, dict[str, Any]]]:
-    """``(path, line, row)`` from a JSONL/CSV file (``.gz`` too) or a HF dataset id."""
-    p = Path(source)
-    name = p.name.removesuffix(".gz")
-    if p.exists():
-        if name.endswith(".csv"):
-            for n, row in read_csv(p):
-                yield source, n, dict(row)
-        elif name.endswith(".json"):
-            import json
-
-            with open(p, encoding="utf-8") as f:
-                try:
-                    data = json.load(f)
-                except json.JSONDecodeError as e:
-                    raise usage_error(
-                        f"malformed JSON: {e.msg}",
-                        path=source,
-                        line=e.lineno,
-                        column=e.colno,
-                        code="E005",
-                    ) from None
-            if isinstance(data, dict):
-                data = next((v for v in data.values() if isinstance(v, list)), [data])
-            for i, row in enumerate(data, 1):
-                if not isinstance(row, dict):
-                    raise usage_error(
-                        "expected a list of objects", path=source, line=i, code="E005"
-                    )
-                yield source, i, row
-        else:
-            for n, row in read_jsonl(p):
-                yield source, n, row
-        return
-    if re.fullmatch(r"[\w.-]+/[\w.-]+(:[\w.-]+)?", source) and not source.endswith(
-        (".jsonl", ".csv", ".json", ".gz")
-    ):
-        ds_id, _, cfg = source.partition(":")
-        try:
-            import datasets
-        except ImportError:
-            raise usage_error(
-                "reading a Hugging Face dataset needs `datasets`",
-                path=source,
-                hint="pip install 'caic[ml]'",
-            ) from None
-        try:
-            ds = datasets.load_dataset(ds_id, cfg or None, split=split)
-        except Exception as e:  # network, missing dataset, bad config
-            raise usage_error(
-                f"cannot load Hugging Face dataset: {e}".splitlines()[0], path=source
-            ) from None
-        for i, row in enumerate(ds, 1):
-            yield source, i, dict(row)
-        return
-    raise usage_error("no such file (and not a Hugging Face dataset id)", path=source, code="E004")
-
-
 def load_prompts(source: str, column: str | None = None) -> list[dict[str, Any]]:
     """Prompt rows ``{id, prompt, category}``; ``column`` names the text column."""
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for path, line, row in _rows(source):
+    for path, line, row in iter_rows(source, split="train"):
         col = column or next((c for c in PROMPT_COLUMNS if c in row), None)
         if col is None or col not in row:
             raise usage_error(
@@ -168,10 +106,10 @@ def load_pairs(source: str) -> list[dict[str, Any]]:
     response takes, so gold labels are not all in slot A.
     """
     out: list[dict[str, Any]] = []
-    for path, line, row in _rows(source):
+    for path, line, row in iter_rows(source, split="train"):
         rid = str(row.get("id") or f"{Path(path).name}:{line}")
         try:
-            pair = _pair(row, rid)
+            pair = to_pair(row, rid)
         except ValueError as e:
             raise usage_error(str(e), path=path, line=line, code="E006") from None
         pair["id"] = rid
@@ -179,7 +117,7 @@ def load_pairs(source: str) -> list[dict[str, Any]]:
     return out
 
 
-def _pair(row: dict[str, Any], rid: str) -> dict[str, Any]:
+def to_pair(row: dict[str, Any], rid: str) -> dict[str, Any]:
     if "response_a" in row and "response_b" in row:
         conv = _as_messages(row.get("prompt")) or [
             {"role": "user", "content": str(row.get("prompt", ""))}

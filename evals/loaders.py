@@ -31,17 +31,15 @@ has none). Malformed rows are ``path:line`` usage errors.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from caic.errors import usage_error
-from caic.io import dumps_json, read_csv, read_jsonl, sha256_file
+from caic.rows import read_rows
 
 SUITES = ("harmlessness", "over-refusal", "sycophancy", "label-agreement")
 DEFAULT_FILES = {
@@ -51,9 +49,6 @@ DEFAULT_FILES = {
     "label-agreement": "label_agreement.jsonl",
 }
 UNCATEGORISED = "uncategorised"
-HF_ID = re.compile(r"[\w.-]+/[\w.-]+(?::[\w.-]+)?(?:@[\w.\[\]:%-]+)?")
-
-Row = tuple[str, int, dict[str, Any]]
 
 
 @dataclass
@@ -70,66 +65,6 @@ class Dataset:
 
 def default_path(suite: str) -> Path:
     return Path(str(resources.files("caic.evals.data").joinpath(DEFAULT_FILES[suite])))
-
-
-def _read_file(p: Path, source: str) -> Iterator[Row]:
-    name = p.name.removesuffix(".gz")
-    if name.endswith(".csv"):
-        for n, row in read_csv(p):
-            yield source, n, dict(row)
-    elif name.endswith(".json"):
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise usage_error(
-                f"malformed JSON: {e.msg}", path=source, line=e.lineno, column=e.colno, code="E005"
-            ) from None
-        if isinstance(data, dict):
-            data = next((v for v in data.values() if isinstance(v, list)), [data])
-        for i, row in enumerate(data, 1):
-            if not isinstance(row, dict):
-                raise usage_error("expected a list of objects", path=source, line=i, code="E005")
-            yield source, i, row
-    else:
-        for n, row in read_jsonl(p):
-            yield source, n, row
-
-
-def _read_hf(source: str) -> list[Row]:
-    ds_id, _, split = source.partition("@")
-    ds_id, _, cfg = ds_id.partition(":")
-    try:
-        import datasets
-    except ImportError:
-        raise usage_error(
-            "reading a Hugging Face dataset needs `datasets`",
-            path=source,
-            hint="pip install 'caic[ml]'",
-        ) from None
-    try:
-        loaded = datasets.load_dataset(ds_id, cfg or None, split=split or None)
-        if isinstance(loaded, datasets.DatasetDict):
-            names = list(loaded)
-            pick = next((s for s in ("test", "train") if s in names), names[0])
-            loaded = loaded[pick]
-    except Exception as e:  # network, missing dataset, bad config or split
-        first = f"{e}".splitlines()[0] if str(e) else type(e).__name__
-        raise usage_error(f"cannot load Hugging Face dataset: {first}", path=source) from None
-    return [(source, i, dict(row)) for i, row in enumerate(loaded, 1)]
-
-
-def read_rows(source: str) -> tuple[list[Row], str]:
-    """``([(path, line, row)], sha256)`` of a file or Hugging Face dataset."""
-    p = Path(source).expanduser()
-    if p.is_file():
-        return list(_read_file(p, source)), sha256_file(p)
-    if HF_ID.fullmatch(source) and not source.endswith((".jsonl", ".csv", ".json", ".gz")):
-        rows = _read_hf(source)
-        h = hashlib.sha256()
-        for _, _, row in rows:
-            h.update(dumps_json(row).encode("utf-8") + b"\n")
-        return rows, h.hexdigest()
-    raise usage_error("no such file (and not a Hugging Face dataset id)", path=source, code="E004")
 
 
 def _text(row: dict[str, Any], *keys: str) -> str | None:
@@ -269,11 +204,11 @@ def sycophancy_item(row: dict[str, Any], path: str, line: int) -> dict[str, Any]
 
 def pair_item(row: dict[str, Any], path: str, line: int) -> dict[str, Any]:
     """One judged pair ``{id, conversation, response_a, response_b, gold, category}``."""
-    from caic.compiler.data import _pair  # the row converter behind ``load_pairs``
+    from caic.compiler.data import to_pair
 
     rid = str(row.get("id") or f"{Path(path).name}:{line}")
     try:
-        pair = _pair(row, rid)
+        pair = to_pair(row, rid)
     except ValueError as e:
         raise usage_error(str(e), path=path, line=line, code="E006") from None
     if "output_1" in row:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from caic.errors import usage_error
 from caic.io import sha256_file
+from caic.rows import iter_rows as _iter_rows
 from caic.training.config import shipped_path
 
 Row = dict[str, Any]
@@ -45,27 +46,9 @@ def file_hash(source: str) -> str | None:
 
 
 def iter_rows(source: str, split: str = "train") -> Iterator[tuple[str, int, Row]]:
-    """``(path, line, row)`` from JSONL/JSON/CSV, a ``save_to_disk`` folder or a HF dataset id."""
+    """``(path, line, row)`` of a shipped data name or any source :mod:`caic.rows` reads."""
     p = shipped_path(source)
-    if p.is_dir():
-        import datasets
-
-        try:
-            ds = datasets.load_from_disk(str(p))
-        except (FileNotFoundError, ValueError) as e:
-            raise usage_error(
-                f"not a saved dataset folder: {e}".splitlines()[0], path=source
-            ) from None
-        if isinstance(ds, datasets.DatasetDict):
-            if split not in ds:
-                raise usage_error(f"no split `{split}` (has {', '.join(ds)})", path=source)
-            ds = ds[split]
-        for i, row in enumerate(ds, 1):
-            yield source, i, dict(row)
-        return
-    from caic.compiler.data import _rows
-
-    yield from _rows(str(p) if p.exists() else source, split)
+    yield from _iter_rows(str(p) if p.exists() else source, split)
 
 
 def _shas(rows: list[Row]) -> list[str]:

@@ -248,10 +248,11 @@ def classify_cmd(
     Example: `caic refusal classify completions.csv --completion-column output -o labels.jsonl`
     """
     from caic.evals.instrument import instrument_id
-    from caic.evals.loaders import load_completions, read_rows
+    from caic.evals.loaders import load_completions
     from caic.evals.refusal import LABELS, analyse
     from caic.evals.refusal_model import card, classify_many, probs_dict
     from caic.resumable import ResumableJsonl
+    from caic.rows import read_rows
 
     rows = load_completions(file, prompt_column, completion_column, label_column)
     _, sha = read_rows(file)
