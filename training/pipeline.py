@@ -33,7 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from caic.errors import CaicError, usage_error
 from caic.io import dumps_json, sha256_file, write_text_atomic
+from caic.training import slcai_job
 from caic.training.config import apply_overrides, read_yaml, validate
+from caic.training.slcai_job import ExportConfig, GenerateConfig
 
 Log = Callable[[str], None]
 
@@ -285,6 +287,24 @@ def _write_record(path: Path, rec: dict[str, Any]) -> None:
 # -- the CAI stages --------------------------------------------------------------------------
 
 
+def _in_child(fn: Callable[[Any], Any], cfg: BaseModel, log: Log) -> Callable[[], None]:
+    """The stage body: ``fn(cfg)`` in a fresh child process (its model memory goes back to
+    the system when the stage ends)."""
+
+    def go() -> None:
+        from caic.spawn import run_in_child
+
+        log(f"  {fn.__module__.removeprefix('caic.')}.{fn.__name__}({type(cfg).__name__})")
+        run_in_child(fn, cfg)
+
+    return go
+
+
+def _params(cfg: BaseModel) -> dict[str, Any]:
+    """A job config as fingerprint parameters."""
+    return cfg.model_dump(mode="json")
+
+
 def caic_cli(args: list[str], log: Log) -> None:
     """Run ``python -m caic ARGS``; a failure is one line with the command's last words."""
     cmd = [sys.executable, "-m", "caic", *args]
@@ -355,27 +375,15 @@ def cai_stages(cfg: PipelineConfig, log: Log) -> list[Stage]:
     policy_dir = run / "policy"
     model = cfg.model
     generator = cfg.generator or (f"transformers:{model}" if model else None)
-    s = cfg.sl_cai
-    gen_args = [
-        "sl-cai",
-        "generate",
-        "-c",
-        c_path,
-        "--out",
-        str(sl),
-        "--seed",
-        str(cfg.seed),
-        "--max-new-tokens",
-        str(s.max_new_tokens),
-        "--batch-size",
-        str(s.batch_size),
-        "--temperature",
-        str(s.temperature),
-        *_opt("--prompts", prompts),
-        *_opt("--limit", s.limit),
-        *_opt("--rounds", s.rounds),
-        *_opt("--model", generator),
-    ]
+    gen = GenerateConfig(
+        **cfg.sl_cai.model_dump(),
+        constitution=c_path,
+        out=sl,
+        seed=cfg.seed,
+        prompts=prompts,
+        model=generator,
+    )
+    export = ExportConfig(in_=sl, out=sft_data)
     common = {"constitution": c_path, "seed": cfg.seed}
     sft_fixed = {**common, "data": str(sft_data), "model": model, "output_dir": str(sft_dir)}
     p = cfg.pairs
@@ -441,19 +449,12 @@ def cai_stages(cfg: PipelineConfig, log: Log) -> list[Stage]:
     stages = [
         Stage(
             "sl_cai",
-            lambda: caic_cli(gen_args, log),
+            _in_child(slcai_job.generate, gen, log),
             [sl],
             prompt_inputs,
-            {"args": gen_args, "constitution": _hash_file(c_path)},
+            {"config": _params(gen), "constitution": _hash_file(c_path)},
         ),
-        Stage(
-            "export",
-            lambda: caic_cli(["sl-cai", "export", "--in", str(sl), "--out", str(sft_data)], log),
-            [sft_data],
-            [sl],
-            {},
-            False,
-        ),
+        Stage("export", _in_child(slcai_job.export, export, log), [sft_data], [sl], {}, False),
         Stage(
             "sft",
             _train("sft", cfg.sft, sft_fixed),
