@@ -13,12 +13,12 @@ from typing import Any
 
 import caic
 from caic.compiler import prompts
+from caic.compiler.artefacts import SCHEMA_VERSION, PromptSetManifest, check_records
 from caic.compiler.sampling import priority_ranks, probabilities
 from caic.constitution_lang import sha256
 from caic.constitution_lang.model import Constitution
 from caic.io import atomic_dir, dumps_json, sha256_bytes
 
-SCHEMA_VERSION = 1
 Records = list[dict[str, Any]]
 
 
@@ -187,7 +187,10 @@ def write_promptset(
     for name, data in (job_bytes or {}).items():
         files[name] = data
         counts[name] = data.count(b"\n")
+    for name, recs in records.items():
+        check_records(name, recs)
     man = manifest(c, files, counts, seed)
+    PromptSetManifest.model_validate(man)
     with atomic_dir(out_dir) as tmp:
         for name, data in files.items():
             (tmp / name).write_bytes(data)

@@ -376,6 +376,33 @@ def fingerprint(
     }
 
 
+class ChatTurn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: str
+    content: str
+
+
+class SFTRow(BaseModel):
+    """One row of ``caic sl-cai export`` output: a TRL conversational SFT example."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    id: str
+    """The prompt's id (the trace's)."""
+    messages: list[ChatTurn]
+    """The user prompt and the final revision."""
+    category: str | None
+    principles: list[str]
+    """The principle of each critique round, in order."""
+    constitution_sha256: str
+    constitution: str
+    model: str
+    seed: int
+    schema_version: int = SCHEMA_VERSION
+    caic_version: str
+
+
 def sft_rows(
     rows: Iterable[tuple[int, dict[str, Any]]], path: str
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -401,20 +428,19 @@ def sft_rows(
             empty.append(row.id)
             continue
         out.append(
-            {
-                "id": row.id,
-                "messages": [
-                    {"role": "user", "content": row.prompt},
-                    {"role": "assistant", "content": row.final_response},
+            SFTRow(
+                id=row.id,
+                messages=[
+                    ChatTurn(role="user", content=row.prompt),
+                    ChatTurn(role="assistant", content=row.final_response),
                 ],
-                "category": row.category,
-                "principles": [r.principle for r in row.rounds],
-                "constitution_sha256": row.constitution.sha256,
-                "constitution": row.constitution.name,
-                "model": row.model,
-                "seed": row.seed,
-                "schema_version": SCHEMA_VERSION,
-                "caic_version": caic.__version__,
-            }
+                category=row.category,
+                principles=[r.principle for r in row.rounds],
+                constitution_sha256=row.constitution.sha256,
+                constitution=row.constitution.name,
+                model=row.model,
+                seed=row.seed,
+                caic_version=caic.__version__,
+            ).model_dump(mode="json")
         )
     return out, empty

@@ -6,6 +6,7 @@ from caic.cli import (
     lint,  # noqa: F401
     report,  # noqa: F401
     rlaif,  # noqa: F401
+    schema,  # noqa: F401
     slcai,  # noqa: F401
     train,  # noqa: F401
 )
