@@ -9,6 +9,8 @@ embedded model (v1 and v2 constitutions as system prompts) and saves its screens
 
 from __future__ import annotations
 
+import os
+
 import shutil
 import struct
 import subprocess
@@ -156,7 +158,9 @@ def test_real_runs_report_in_chromium(real_runs: tuple[Path, Path], tmp_path: Pa
             assert comp["test"] is not None, (m["key"], comp["verdict"])
     (entry,) = report["constitution_diffs"]
     assert entry["status"] == "diff" and entry["diff"]["new"]["name"] == "hhh-v2"
-    check_and_screenshot(html, tmp_path, len(report["metrics"]), save=ROOT / "docs" / "report.png")
+    # The README's copy is refreshed only on request: a test run leaves the tree as it was.
+    save = ROOT / "docs" / "report.png" if os.environ.get("CAIC_UPDATE_SCREENSHOT") else None
+    check_and_screenshot(html, tmp_path, len(report["metrics"]), save=save)
     # The CI gate of the issue, on real metric names.
     delta = next(m for m in report["metrics"] if m["key"] == "over_refusal.full_refusal_rate")[
         "comparisons"
