@@ -10,7 +10,6 @@ embedded model (v1 and v2 constitutions as system prompts) and saves its screens
 from __future__ import annotations
 
 import os
-
 import shutil
 import struct
 import subprocess
