@@ -15,18 +15,18 @@ from typing import Any
 from caic.training import probes
 from caic.training.config import DPORunConfig
 from caic.training.modelcard import RunRecord
-from caic.training.models import load_causal_lm, load_tokenizer, lora_config
-from caic.training.sft import distributed
+from caic.training.models import load_causal_lm, load_tokenizer
 from caic.training.train import (
     Context,
-    checkpoint_to_resume,
     finish,
     first_last,
-    log_to_stderr,
-    prepare,
+    fit,
+    probe_slice,
+    start,
+    trainer_inputs,
     trl_args,
 )
-from caic.training.train_data import preference_rows, to_dataset
+from caic.training.train_data import preference_rows
 
 
 def train_dpo(ctx: Context) -> RunRecord | None:
@@ -41,8 +41,7 @@ def train_dpo(ctx: Context) -> RunRecord | None:
         skip_abstained=cfg.skip_abstained,
         min_confidence=cfg.min_confidence,
     )
-    prepare(ctx, [data_file])
-    resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
+    resume = start(ctx, [data_file])
     import transformers
     from trl import DPOConfig, DPOTrainer
 
@@ -58,21 +57,14 @@ def train_dpo(ctx: Context) -> RunRecord | None:
     transformers.set_seed(cfg.seed)
     model = load_causal_lm(ctx.base, ctx.dtype)
     ref = None if cfg.lora.enabled else load_causal_lm(ctx.base, ctx.dtype)
-    probe_rows = rows[: cfg.probe_items] if not distributed() else []
+    probe_rows = probe_slice(ctx, rows)
     probe: dict[str, Any] = {}
     if probe_rows:
         probe["logp_margin_before"] = probes.policy_margin(model, tok, probe_rows)
     trainer = DPOTrainer(
-        model=model,
-        ref_model=ref,
-        args=args,
-        train_dataset=to_dataset(rows),
-        processing_class=tok,
-        peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
-        callbacks=ctx.callbacks or None,
+        model=model, ref_model=ref, args=args, **trainer_inputs(ctx, tok, rows, "CAUSAL_LM")
     )
-    log_to_stderr(trainer)
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    hist = fit(trainer, resume)
     summary: dict[str, Any] = {}
     if probe_rows:
         after = probes.policy_margin(trainer.model, tok, probe_rows)
@@ -82,7 +74,6 @@ def train_dpo(ctx: Context) -> RunRecord | None:
         probe["implicit_reward_margin"] = cfg.beta * (after - probe["logp_margin_before"])
         probe["items"] = len(probe_rows)
         summary["implicit_reward_margin"] = probe["implicit_reward_margin"]
-    hist = trainer.state.log_history
     loss0, loss1 = first_last(hist, "loss")
     m0, m1 = first_last(hist, "rewards/margins")
     summary = {

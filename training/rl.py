@@ -17,19 +17,19 @@ from caic.errors import usage_error
 from caic.training import probes
 from caic.training.config import RLRunConfig
 from caic.training.modelcard import RunRecord
-from caic.training.models import load_causal_lm, load_reward_model, load_tokenizer, lora_config
-from caic.training.sft import distributed
+from caic.training.models import load_causal_lm, load_reward_model, load_tokenizer
 from caic.training.train import (
     Context,
-    checkpoint_to_resume,
     finish,
     first_last,
-    log_to_stderr,
-    prepare,
+    fit,
+    probe_slice,
     read_record,
+    start,
+    trainer_inputs,
     trl_args,
 )
-from caic.training.train_data import DataFile, prompt_rows, to_dataset
+from caic.training.train_data import DataFile, prompt_rows
 
 
 def reward_model_file(spec: str) -> DataFile:
@@ -74,8 +74,7 @@ def train_rl(ctx: Context) -> RunRecord | None:
             hint="train one with `caic train rm`, then set reward_model to its output_dir",
         )
     rows, prompts_file = prompt_rows(cfg.prompts, cfg.prompt_column, cfg.max_prompts)
-    prepare(ctx, [prompts_file, reward_model_file(cfg.reward_model)])
-    resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
+    resume = start(ctx, [prompts_file, reward_model_file(cfg.reward_model)])
     import transformers  # after the input checks, so bad input fails fast
 
     if cfg.algorithm == "grpo":
@@ -97,7 +96,7 @@ def train_rl(ctx: Context) -> RunRecord | None:
     transformers.set_seed(cfg.seed)
     rm, rm_tok = load_reward_model(cfg.reward_model, ctx.dtype)
     policy = load_causal_lm(ctx.base, ctx.dtype)
-    probe_prompts = [r["prompt"] for r in rows[: cfg.probe_items]] if not distributed() else []
+    probe_prompts = [r["prompt"] for r in probe_slice(ctx, rows)]
     probe: dict[str, Any] = {}
     if probe_prompts:
         before = probes.greedy_reward(
@@ -109,14 +108,10 @@ def train_rl(ctx: Context) -> RunRecord | None:
         model=policy,
         reward_funcs=rm,
         args=args,
-        train_dataset=to_dataset(rows),
-        processing_class=tok,
         reward_processing_classes=rm_tok,
-        peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
-        callbacks=ctx.callbacks or None,
+        **trainer_inputs(ctx, tok, rows, "CAUSAL_LM"),
     )
-    log_to_stderr(trainer)
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    hist = fit(trainer, resume)
     summary: dict[str, Any] = {"algorithm": cfg.algorithm}
     if probe_prompts:
         rm_device = next(policy.parameters()).device  # the policy's device after training
@@ -128,7 +123,7 @@ def train_rl(ctx: Context) -> RunRecord | None:
         probe["items"] = len(probe_prompts)
         summary["probe_reward_before"] = probe["mean_reward_before"]
         summary["probe_reward_after"] = probe["mean_reward_after"]
-    r0, r1 = first_last(trainer.state.log_history, "reward")
+    r0, r1 = first_last(hist, "reward")
     summary.update({"reward_first": r0, "reward_last": r1})
     extra = {"reward_model": cfg.reward_model}
     return finish(trainer, ctx, tok, summary=summary, probe=probe, extra=extra)

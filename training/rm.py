@@ -23,18 +23,18 @@ from typing import TYPE_CHECKING, Any
 from caic.training import probes
 from caic.training.config import RMRunConfig
 from caic.training.modelcard import RunRecord
-from caic.training.models import load_causal_lm, load_tokenizer, lora_config
-from caic.training.sft import distributed
+from caic.training.models import load_causal_lm, load_tokenizer
 from caic.training.train import (
     Context,
-    checkpoint_to_resume,
     finish,
     first_last,
-    log_to_stderr,
-    prepare,
+    fit,
+    probe_slice,
+    start,
+    trainer_inputs,
     trl_args,
 )
-from caic.training.train_data import preference_rows, to_dataset
+from caic.training.train_data import preference_rows
 
 if TYPE_CHECKING:
     import torch
@@ -141,8 +141,7 @@ def train_rm(ctx: Context) -> RunRecord | None:
         orient=not cfg.soft_labels,
         skip_abstained=cfg.skip_abstained,
     )
-    prepare(ctx, [data_file])
-    resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
+    resume = start(ctx, [data_file])
     import transformers
     from trl import RewardConfig
 
@@ -156,7 +155,7 @@ def train_rm(ctx: Context) -> RunRecord | None:
     transformers.set_seed(cfg.seed)  # the score head is initialised when the model loads
     model = load_classifier_base(ctx)
     model.config.pad_token_id = tok.pad_token_id
-    probe_rows = rows[: cfg.probe_items] if not distributed() else []
+    probe_rows = probe_slice(ctx, rows)
     probe: dict[str, Any] = {}
     if probe_rows:
         probe["before"] = probes.reward_margin(model, tok, probe_rows)
@@ -165,17 +164,12 @@ def train_rm(ctx: Context) -> RunRecord | None:
         model=model,
         args=args,
         data_collator=collator_cls(pad_token_id=tok.pad_token_id) if cfg.soft_labels else None,
-        train_dataset=to_dataset(rows),
-        processing_class=tok,
-        peft_config=lora_config(cfg.lora, "SEQ_CLS") if cfg.lora.enabled else None,
-        callbacks=ctx.callbacks or None,
+        **trainer_inputs(ctx, tok, rows, "SEQ_CLS"),
     )
-    log_to_stderr(trainer)
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    hist = fit(trainer, resume)
     if probe_rows:
         probe["after"] = probes.reward_margin(trainer.model, tok, probe_rows)
         probe["items"] = len(probe_rows)
-    hist = trainer.state.log_history
     loss0, loss1 = first_last(hist, "loss")
     m0, m1 = first_last(hist, "margin")
     summary: dict[str, Any] = {

@@ -12,7 +12,6 @@ template and no markers, each conversation is trained as prompt + final assistan
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,24 +19,20 @@ from caic.errors import CaicError, usage_error
 from caic.training import probes
 from caic.training.config import SFTRunConfig
 from caic.training.modelcard import RunRecord
-from caic.training.models import load_causal_lm, load_tokenizer, lora_config, training_chat_template
+from caic.training.models import load_causal_lm, load_tokenizer, training_chat_template
 from caic.training.train import (
     Context,
-    checkpoint_to_resume,
     finish,
     first_last,
-    log_to_stderr,
-    prepare,
+    fit,
+    probe_slice,
+    start,
+    trainer_inputs,
     trl_args,
 )
-from caic.training.train_data import sft_rows, to_dataset
+from caic.training.train_data import sft_rows
 
 log = logging.getLogger(__name__)
-
-
-def distributed() -> bool:
-    """True under ``accelerate launch`` with several processes (probes are skipped there)."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def _to_prompt_completion(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -85,8 +80,7 @@ def train_sft(ctx: Context) -> RunRecord | None:
     rows, data_file = sft_rows(cfg.data, cfg.split)  # bad data fails before TRL is imported
     from trl import SFTConfig, SFTTrainer
 
-    prepare(ctx, [data_file])
-    resume = checkpoint_to_resume(ctx)  # refuses checkpoints of another run
+    resume = start(ctx, [data_file])
     tok = load_tokenizer(ctx.base)
     original_template = tok.chat_template
     rows, assistant_only = choose_template(cfg, tok, rows)
@@ -101,24 +95,16 @@ def train_sft(ctx: Context) -> RunRecord | None:
 
     transformers.set_seed(cfg.seed)
     model = load_causal_lm(ctx.base, ctx.dtype)
-    probe_rows = rows[: cfg.probe_items] if not distributed() else []
+    probe_rows = probe_slice(ctx, rows)
     probe: dict[str, Any] = {}
     if probe_rows:
         probe["nll_before"] = probes.sft_nll(model, tok, probe_rows)
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=to_dataset(rows),
-        processing_class=tok,
-        peft_config=lora_config(cfg.lora, "CAUSAL_LM") if cfg.lora.enabled else None,
-        callbacks=ctx.callbacks or None,
-    )
-    log_to_stderr(trainer)
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    trainer = SFTTrainer(model=model, args=args, **trainer_inputs(ctx, tok, rows, "CAUSAL_LM"))
+    hist = fit(trainer, resume)
     if probe_rows:
         probe["nll_after"] = probes.sft_nll(trainer.model, tok, probe_rows)
         probe["items"] = len(probe_rows)
-    first, last = first_last(trainer.state.log_history, "loss")
+    first, last = first_last(hist, "loss")
     summary = {"loss_first": first, "loss_last": last, "assistant_only_loss": assistant_only}
     if probe:
         summary.update({k: v for k, v in probe.items() if k.startswith("nll")})

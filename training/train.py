@@ -337,6 +337,48 @@ def versions() -> dict[str, str]:
     return out
 
 
+def distributed() -> bool:
+    """True under ``accelerate launch`` with several processes (probes are skipped there)."""
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def probe_slice(ctx: Context, rows: list[Any]) -> list[Any]:
+    """The first ``probe_items`` rows the before/after probes use (none when distributed)."""
+    return rows[: ctx.cfg.probe_items] if not distributed() else []
+
+
+def start(ctx: Context, data: list[DataFile]) -> bool:
+    """:func:`prepare` the run and say whether it resumes from a checkpoint (refusing the
+    checkpoints of another run)."""
+    prepare(ctx, data)
+    return checkpoint_to_resume(ctx)
+
+
+def trainer_inputs(ctx: Context, tok: Any, rows: list[dict[str, Any]], task: str) -> dict[str, Any]:
+    """The keyword arguments every TRL trainer takes the same way: the data set, the
+    tokenizer, the LoRA config (``task``: ``CAUSAL_LM`` or ``SEQ_CLS``) and the callbacks."""
+    from caic.training.models import lora_config
+    from caic.training.train_data import to_dataset
+
+    cfg = ctx.cfg
+    return {
+        "train_dataset": to_dataset(rows),
+        "processing_class": tok,
+        "peft_config": lora_config(cfg.lora, task) if cfg.lora.enabled else None,
+        "callbacks": ctx.callbacks or None,
+    }
+
+
+def fit(trainer: Any, resume: bool) -> list[dict[str, Any]]:
+    """Train (from the last checkpoint when resuming) with the loss logged to stderr; the
+    trainer's log history."""
+    log_to_stderr(trainer)
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    return list(trainer.state.log_history)
+
+
 def prepare(ctx: Context, data: list[DataFile]) -> None:
     """Record the inputs, check the constitution, and clear a finished run's manifest."""
     ctx.data = data
