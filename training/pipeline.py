@@ -33,8 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from caic.errors import CaicError, usage_error
 from caic.io import dumps_json, sha256_file, write_text_atomic
-from caic.training import slcai_job
+from caic.training import rlaif_job, slcai_job
 from caic.training.config import apply_overrides, read_yaml, validate
+from caic.training.rlaif_job import LabelConfig, PairsConfig
 from caic.training.slcai_job import ExportConfig, GenerateConfig
 
 Log = Callable[[str], None]
@@ -386,47 +387,16 @@ def cai_stages(cfg: PipelineConfig, log: Log) -> list[Stage]:
     export = ExportConfig(in_=sl, out=sft_data)
     common = {"constitution": c_path, "seed": cfg.seed}
     sft_fixed = {**common, "data": str(sft_data), "model": model, "output_dir": str(sft_dir)}
-    p = cfg.pairs
-    pair_args = [
-        "rlaif",
-        "pairs",
-        "--prompts",
-        prompts or _default_prompts(),
-        "--out",
-        str(pairs),
-        "--model",
-        f"transformers:{sft_dir}",
-        "--n",
-        str(p.n),
-        "--temperature",
-        str(p.temperature),
-        "--max-new-tokens",
-        str(p.max_new_tokens),
-        "--seed",
-        str(cfg.seed),
-        *_opt("--limit", p.limit),
-    ]
-    lb = cfg.label
-    label_args = [
-        "rlaif",
-        "label",
-        "-c",
-        c_path,
-        "--pairs",
-        str(pairs),
-        "--out",
-        str(labels),
-        "--principles",
-        lb.principles,
-        "--seed",
-        str(cfg.seed),
-        "--batch-size",
-        str(lb.batch_size),
-        *_opt("--judge", lb.judge),
-        *_opt("--mode", lb.mode),
-        *([] if lb.cot is None else ["--cot" if lb.cot else "--no-cot"]),
-        *(["--cot-max-new-tokens", str(lb.cot_max_new_tokens)] if lb.cot else []),
-    ]
+    pair_cfg = PairsConfig(
+        **cfg.pairs.model_dump(),
+        prompts=prompts or _default_prompts(),
+        out=pairs,
+        model=f"transformers:{sft_dir}",
+        seed=cfg.seed,
+    )
+    label_cfg = LabelConfig(
+        **cfg.label.model_dump(), constitution=c_path, pairs=str(pairs), out=labels, seed=cfg.seed
+    )
     rm_fixed = {**common, "data": str(labels), "model": model, "output_dir": str(rm_dir)}
     pol = cfg.policy
     if pol.method == "rl":
@@ -464,17 +434,17 @@ def cai_stages(cfg: PipelineConfig, log: Log) -> list[Stage]:
         ),
         Stage(
             "pairs",
-            lambda: caic_cli(pair_args, log),
+            _in_child(rlaif_job.pairs, pair_cfg, log),
             [pairs],
             [sft_dir, *prompt_inputs],
-            {"args": pair_args},
+            {"config": _params(pair_cfg)},
         ),
         Stage(
             "label",
-            lambda: caic_cli(label_args, log),
+            _in_child(rlaif_job.label, label_cfg, log),
             [labels],
             [pairs],
-            {"args": label_args, "constitution": _hash_file(c_path)},
+            {"config": _params(label_cfg), "constitution": _hash_file(c_path)},
         ),
     ]
     if pol.method == "rl":
