@@ -209,9 +209,9 @@ def test_list_rules() -> None:
 def test_deep_skips_cleanly_without_a_backend(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import caic.cli.lint as cmd
+    import caic.training.lint_job as job
 
-    monkeypatch.setattr(cmd, "_deep_backend", lambda judge: None)
+    monkeypatch.setattr(job, "_deep_backend", lambda judge, say: None)
     code, _, _ = cli("lint", write(tmp_path, CLEAN), "--deep")
     assert code == 0
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from caic.cli import app, fail, print_diagnostics, usage
+from caic.cli import app, print_diagnostics, usage
+from caic.cli.options import config_command
+from caic.compiler.compile_job import CompileConfig
+from caic.constitution_lang.format_job import FormatConfig
 from caic.errors import CaicError, Diagnostic
 
 FormatOpt = Annotated[str, typer.Option("--format", help="human or json.")]
@@ -51,85 +53,28 @@ def check(
     raise typer.Exit(worst)
 
 
-@app.command()
-def fmt(
-    files: Annotated[list[Path], typer.Argument(help="`.cai` files to rewrite.")],
-    check_only: Annotated[
-        bool,
-        typer.Option(
-            "--check", help="Rewrite nothing; exit 1 and print a diff when a file would change."
-        ),
-    ] = False,
-) -> None:
+@config_command(app, "fmt", FormatConfig, arguments=("files",))
+def fmt(cfg: FormatConfig) -> None:
     """Rewrite constitutions in canonical form (comments kept).
 
     Example: `caic fmt --check constitutions/*.cai`
     """
-    from caic.constitution_lang import format_text
-    from caic.constitution_lang.parser import read_source
-    from caic.io import write_text_atomic
+    from caic.cli.progress import say
+    from caic.constitution_lang.format_job import format_files
 
-    changed = 0
-    errors: list[Diagnostic] = []
-    for f in files:
-        try:
-            text = read_source(str(f))
-            new = format_text(text, str(f))
-        except CaicError as e:
-            errors.extend(e.diagnostics)
-            continue
-        if new == text:
-            continue
-        changed += 1
-        if check_only:
-            diff = difflib.unified_diff(
-                text.splitlines(True), new.splitlines(True), f"{f} (current)", f"{f} (formatted)"
-            )
-            typer.echo("".join(diff), nl=False)
-        else:
-            write_text_atomic(f, new)
-            typer.echo(f"formatted {f}", err=True)
-    if errors:
-        print_diagnostics(errors)
+    result = format_files(cfg, say=say)
+    if result.diff:
+        typer.echo(result.diff, nl=False)
+    if result.errors:
+        print_diagnostics(result.errors)
         raise typer.Exit(1)
-    if check_only and changed:
-        typer.echo(f"{changed} file(s) would be reformatted", err=True)
+    if cfg.check and result.changed:
+        typer.echo(f"{len(result.changed)} file(s) would be reformatted", err=True)
         raise typer.Exit(1)
 
 
-@app.command("compile")
-def compile_(
-    file: Annotated[
-        Path,
-        typer.Argument(
-            help="The constitution: a path, or the name of a "
-            "shipped one (hhh-v2, cai-2022-harmless, ...)."
-        ),
-    ],
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "-o", "--out", help="Output directory (default: NAME.promptset next to the file)."
-        ),
-    ] = None,
-    prompts: Annotated[
-        str | None,
-        typer.Option("--prompts", help="Prompts to bind (JSONL, CSV or a HF dataset id)."),
-    ] = None,
-    pairs: Annotated[str | None, typer.Option("--pairs", help="Response pairs to bind.")] = None,
-    prompt_column: Annotated[str | None, typer.Option("--prompt-column")] = None,
-    rounds: Annotated[
-        int | None,
-        typer.Option("--rounds", min=1, max=8, help="K critique rounds (default: settings)."),
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed for draws (default: settings).")
-    ] = None,
-    principles_per_pair: Annotated[int, typer.Option("--principles-per-pair", min=1)] = 1,
-    out_format: Annotated[
-        str, typer.Option("--format", help="jsonl or hf (a datasets.DatasetDict).")
-    ] = "jsonl",
-) -> None:
+@config_command(app, "compile", CompileConfig, short={"out": "-o"}, arguments=("file",))
+def compile_(cfg: CompileConfig) -> None:
     """Compile a constitution into a PromptSet directory (and bind it to data).
 
     Writes manifest.json, principles.jsonl, critique.jsonl, revision.jsonl, judge.jsonl and,
@@ -138,37 +83,13 @@ def compile_(
 
     Example: `caic compile constitutions/hhh-v2.cai -o build/v2 --prompts prompts.jsonl`
     """
-    from caic.compiler import bind, data
-    from caic.compiler.promptset import write_promptset
-    from caic.constitution_lang import load
-    from caic.constitutions import find
+    from caic.compiler.compile_job import compile_job
 
-    _check_format(out_format, ("jsonl", "hf"))
-    file = find(str(file))
-    try:
-        c = load(file)
-    except CaicError as e:
-        fail(e)
-        return
-    seed = c.settings.seed if seed is None else seed
-    jobs = {}
-    if prompts:
-        rows = data.load_prompts(prompts, prompt_column)
-        jobs["sl_cai_jobs.jsonl"] = bind.sl_cai_jobs(c, rows, rounds, seed)
-    if pairs:
-        jobs["judge_jobs.jsonl"] = bind.judge_jobs(
-            c, data.load_pairs(pairs), principles_per_pair, seed
-        )
-    target = out or file.with_suffix(".promptset")
-    if out_format == "hf":
-        from caic.compiler.hf import write_hf
-
-        write_hf(c, target, seed, jobs)
-    else:
-        man = write_promptset(c, target, seed, jobs)
-        counts = ", ".join(f"{n}: {v['records']}" for n, v in man["files"].items())
-        typer.echo(f"wrote {target} ({counts})", err=True)
-    typer.echo(str(target))
+    result = compile_job(cfg)
+    if result.format == "jsonl":
+        counts = ", ".join(f"{n}: {v}" for n, v in result.records.items())
+        typer.echo(f"wrote {result.out} ({counts})", err=True)
+    typer.echo(str(result.out))
 
 
 @app.command("import")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import caic
 from caic.errors import Diagnostic
@@ -74,7 +75,7 @@ def to_sarif(diags: list[Diagnostic]) -> str:
         if d.principles:
             result["properties"] = {"principles": list(d.principles)}
         results.append(result)
-    log = {
+    log: dict[str, Any] = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [
@@ -86,7 +87,35 @@ def to_sarif(diags: list[Diagnostic]) -> str:
             }
         ],
     }
+    _add_probe_rules(log)
     return json.dumps(log, indent=2, ensure_ascii=False)
+
+
+def _add_probe_rules(log: dict[str, Any]) -> None:
+    """Add rule descriptors (name from the code table, text from ``caic explain``) for the
+    probe codes (``caic lint --probe``) a SARIF log uses: they are not rules of the
+    registry."""
+    from caic.codes import CODES
+    from caic.constitution_lang.codes import EXPLANATIONS
+
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    for result in run["results"]:
+        code = result["ruleId"]
+        entry = CODES.get(code)
+        if entry is None or entry.group != "probe" or "ruleIndex" in result:
+            continue
+        if not any(r["id"] == code for r in rules):
+            about = EXPLANATIONS[code].summary
+            rules.append({
+                "id": code,
+                "name": entry.name,
+                "shortDescription": {"text": about.split(". ")[0]},
+                "fullDescription": {"text": about},
+                "help": {"text": about},
+                "defaultConfiguration": {"level": entry.severity},
+            })  # fmt: skip
+        result["ruleIndex"] = next(i for i, r in enumerate(rules) if r["id"] == code)
 
 
 def _escape_data(s: str) -> str:
@@ -111,6 +140,19 @@ def to_github(diags: list[Diagnostic]) -> str:
         msg = f"[{d.code}] {d.message}" + (f" ({d.hint})" if d.hint else "")
         lines.append(f"::{_GITHUB_LEVEL[d.severity]} {','.join(props)}::{_escape_data(msg)}")
     return "\n".join(lines)
+
+
+def render(diags: list[Diagnostic], fmt: str) -> str:
+    """The text of ``fmt`` (json, sarif or github) for stdout; empty when ``github`` has
+    nothing to say. The human format prints each finding with its source line on stderr
+    (the command line's printer) and :func:`summary` after them."""
+    if fmt == "json":
+        return to_json(diags)
+    if fmt == "sarif":
+        return to_sarif(diags)
+    if fmt == "github":
+        return to_github(diags)
+    raise ValueError(f"no text rendering for format {fmt!r}; one of json, sarif, github")
 
 
 def summary(diags: list[Diagnostic], files: int) -> str:

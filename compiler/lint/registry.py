@@ -99,6 +99,16 @@ def resolve_keys(keys: Iterable[str], preview: bool = False) -> tuple[set[str], 
     return resolve(keys, preview=preview, groups=STATIC_GROUPS)
 
 
+def rules_table() -> str:
+    """The lines ``caic lint --list-rules`` prints: code, name, severity, summary and the
+    lifecycle of a rule that is not stable."""
+    lines = []
+    for r in all_rules():
+        tag = "" if r.lifecycle == "stable" else f" [{r.lifecycle}]"
+        lines.append(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}{tag}")
+    return "\n".join(lines)
+
+
 def explain_rule(key: str) -> str | None:
     """The text ``caic explain`` prints for a rule code or name; ``None`` if unknown."""
     r = get_rule(key)
