@@ -57,17 +57,22 @@ def _cli_type(annotation: Any) -> Any:
     return annotation
 
 
-def _parameter(name: str, field: FieldInfo, flags: Sequence[str], argument: bool) -> Any:
+def _parameter(
+    name: str, field: FieldInfo, flags: Sequence[str], argument: bool, read_as: Any = None
+) -> Any:
     if argument:
         info: Any = typer.Argument(help=_help(field), show_default=False)
     else:
         info = typer.Option(*flags, help=_help(field), **_bounds(field))
-    default = inspect.Parameter.empty if field.is_required() else field.get_default()
+    if field.is_required():
+        default: Any = inspect.Parameter.empty
+    elif field.default_factory is not None:
+        default = None  # not given: the config makes the default
+    else:
+        default = field.get_default()
+    kind = read_as if read_as is not None else _cli_type(field.annotation)
     return inspect.Parameter(
-        name,
-        inspect.Parameter.KEYWORD_ONLY,
-        default=default,
-        annotation=Annotated[_cli_type(field.annotation), info],
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, info]
     )
 
 
@@ -80,16 +85,19 @@ def config_command(
     flags: Mapping[str, Sequence[str]] | None = None,
     arguments: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    read_as: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[[C], None]], Callable[[C], None]]:
     """Register ``fn(cfg)`` as ``caic ... NAME`` with one option per field of ``config``.
 
     ``short`` adds a short flag (``{"out": "-o"}``); ``flags`` replaces a field's flags
     (``{"in_": ["--in", "-i"]}``); ``arguments`` are fields taken as positional arguments;
-    ``exclude`` are fields the command line does not set (the config's default stands).
-    The command's help is ``fn``'s docstring.
+    ``exclude`` are fields the command line does not set (the config's default stands);
+    ``read_as`` reads a field as another type (``{"suites": str}``: one comma-separated
+    string that the config's validator splits). The command's help is ``fn``'s docstring.
     """
     short = short or {}
     flags = flags or {}
+    read_as = read_as or {}
 
     def register(fn: Callable[[C], None]) -> Callable[[C], None]:
         params = []
@@ -99,13 +107,22 @@ def config_command(
             names = list(flags.get(field_name, [_flag(field_name)]))
             if field_name in short:
                 names.append(short[field_name])
-            params.append(_parameter(field_name, field, names, field_name in arguments))
+            params.append(
+                _parameter(
+                    field_name, field, names, field_name in arguments, read_as.get(field_name)
+                )
+            )
         # Required parameters first, as Python signatures need.
         params.sort(key=lambda p: p.default is not inspect.Parameter.empty)
 
         def command(**values: Any) -> None:
+            given = {
+                k: v
+                for k, v in values.items()
+                if not (v is None and config.model_fields[k].default_factory is not None)
+            }
             try:
-                cfg = config(**values)
+                cfg = config(**given)
             except ValidationError as e:
                 raise _usage_mistake(e, short, flags) from None
             fn(cfg)
