@@ -12,8 +12,10 @@ the same fingerprint was interrupted and is resumed (generation and labelling ap
 JSONL, training continues from its checkpoints); a stage whose fingerprint changed starts over
 from empty outputs.
 
-The generation, labelling and eval stages run the other caic commands as subprocesses
-(``python -m caic sl-cai generate`` ...), each with its own memory; training runs in-process.
+The generation, labelling and eval stages call their stage functions (``slcai_job.generate``,
+``rlaif_job.pairs`` / ``label``, ``evals.run.run_eval``) with their configs in a spawned child
+process (:func:`caic.spawn.run_in_child`), each with its own memory; training runs
+in-process.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from caic.errors import CaicError, usage_error
+from caic.evals.run import EvalConfig
 from caic.io import dumps_json, sha256_file, write_text_atomic
 from caic.training import rlaif_job, slcai_job
 from caic.training.config import apply_overrides, read_yaml, validate
@@ -306,23 +307,6 @@ def _params(cfg: BaseModel) -> dict[str, Any]:
     return cfg.model_dump(mode="json")
 
 
-def caic_cli(args: list[str], log: Log) -> None:
-    """Run ``python -m caic ARGS``; a failure is one line with the command's last words."""
-    cmd = [sys.executable, "-m", "caic", *args]
-    log("  $ caic " + " ".join(args))
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()][-1:] or ["(no output)"]
-        raise CaicError(
-            f"`caic {args[0]} {args[1] if len(args) > 1 else ''}` failed "
-            f"(exit {proc.returncode}): {tail[0]}"
-        )
-
-
-def _opt(flag: str, value: Any) -> list[str]:
-    return [] if value is None else [flag, str(value)]
-
-
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"train": {"max_steps": 2}, "seed": 1}`` → ``{"train.max_steps": 2, "seed": 1}``."""
     out: dict[str, Any] = {}
@@ -471,38 +455,47 @@ def cai_stages(cfg: PipelineConfig, log: Log) -> list[Stage]:
         eval_dir = run / "eval"
         merged = run / "policy-merged"
 
-        def do_eval() -> None:
-            spec = _servable(policy_dir, merged)
-            caic_cli(
-                [
-                    "eval",
-                    "--suite",
-                    ",".join(ev.suites),
-                    "--out",
-                    str(eval_dir),
-                    "--model",
-                    f"transformers:{spec}",
-                    "-c",
-                    c_path,
-                    "--seed",
-                    str(cfg.seed),
-                    "--max-new-tokens",
-                    str(ev.max_new_tokens),
-                    *_opt("--limit", ev.limit),
-                ],
-                log,
-            )
+        eval_job = PolicyEval(
+            policy_dir=policy_dir,
+            merged=merged,
+            config=EvalConfig(
+                suites=tuple(ev.suites),
+                out=eval_dir,
+                constitution=c_path,
+                seed=cfg.seed,
+                max_new_tokens=ev.max_new_tokens,
+                limit=ev.limit,
+            ),
+        )
 
         stages.append(
             Stage(
                 "eval",
-                do_eval,
+                _in_child(evaluate_policy, eval_job, log),
                 [eval_dir],
                 [policy_dir],
                 {"suites": ev.suites, "limit": ev.limit, "max_new_tokens": ev.max_new_tokens},
             )
         )
     return stages
+
+
+class PolicyEval(_Strict):
+    """The eval stage's job: the eval config, run on the trained policy."""
+
+    policy_dir: Path
+    merged: Path
+    """Where a merged copy of the policy goes when transformers cannot load it as it is."""
+    config: EvalConfig
+    """``caic eval``'s config; its ``model`` is set to the policy."""
+
+
+def evaluate_policy(job: PolicyEval) -> None:
+    """Run the eval suites on the policy (in the stage's child process)."""
+    from caic.evals.run import run_eval
+
+    spec = _servable(job.policy_dir, job.merged)
+    run_eval(job.config.model_copy(update={"model": f"transformers:{spec}"}))
 
 
 def _servable(policy_dir: Path, merged: Path) -> Path:
