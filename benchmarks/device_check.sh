@@ -191,7 +191,7 @@ else:
 # =================================================================================================
 def _caic_importable():
     try:
-        import caic.training.train  # noqa: F401
+        import caic.training.trainer  # noqa: F401
         return None
     except ImportError:
         pass
@@ -212,7 +212,7 @@ def _caic_importable():
             mod = iu.module_from_spec(spec)
             sys.modules[name] = mod
             spec.loader.exec_module(mod)
-        import caic.training.train  # noqa: F401
+        import caic.training.trainer  # noqa: F401
         return None
     except Exception as e:  # noqa: BLE001
         return f"{type(e).__name__}: {str(e).splitlines()[0][:70]}"
@@ -258,7 +258,7 @@ def train_section():
     from transformers import TrainerCallback
 
     from caic.training.config import load_config
-    from caic.training.train import make_context
+    from caic.training.trainer import make_context
 
     if tokenizer is None:
         _standin_tokenizer(folder)

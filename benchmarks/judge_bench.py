@@ -59,7 +59,7 @@ _NAMED = re.compile(r"(?i:response|option)\s*\(?([AB])\b")
 
 def text_verdict(text: str) -> str | None:
     """The option a generated verdict names: phrase, a leading letter, or "Response X"."""
-    from caic.training.rlaif import parse_verdict
+    from caic.training.labeller import parse_verdict
 
     named, _ = parse_verdict(text)
     if named is not None:
@@ -74,7 +74,7 @@ def text_verdict(text: str) -> str | None:
 def judge_prompts(c: Any, pairs: list[dict[str, Any]], seed: int) -> list[list[dict[str, str]]]:
     """Forward and swapped direct judge prompts for each pair (the labeller's own prompts)."""
     from caic.compiler.promptset import judge_records
-    from caic.training.rlaif import order_prompt, principle_draws
+    from caic.training.labeller import order_prompt, principle_draws
 
     records = {r["id"]: r for r in judge_records(c)}
     out = []
@@ -125,8 +125,8 @@ def main() -> int:
     from caic.compiler.data import load_pairs
     from caic.constitution_lang import load
     from caic.constitutions import find
-    from caic.training.audit import audit
-    from caic.training.rlaif import Mode, label_pairs
+    from caic.training.label_audit import audit
+    from caic.training.labeller import Mode, label_pairs
 
     if args.threads:
         torch.set_num_threads(args.threads)

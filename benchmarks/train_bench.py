@@ -32,7 +32,7 @@ def run_case(case: str, steps: int, batch: int, threads: int | None) -> dict[str
     from transformers import TrainerCallback
 
     from caic.training.config import load_config
-    from caic.training.train import make_context
+    from caic.training.trainer import make_context
 
     kind, mode = case.split("-")
     out = Path(tempfile.mkdtemp(prefix=f"caic-bench-{case}-"))

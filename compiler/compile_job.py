@@ -13,17 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from caic.config import Config
 from caic.errors import usage_error
 
 COMPILE_FORMATS = ("jsonl", "hf")
 
 
-class CompileConfig(BaseModel):
+class CompileConfig(Config):
     """``caic compile``: a constitution, where to write it, and the data to bind."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     file: Path
     """The constitution: a path, or the name of a shipped one (hhh-v2, cai-2022-harmless,

@@ -38,10 +38,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 import caic
-from caic.compiler import prompts
-from caic.compiler.promptset import critique_records, judge_records, revision_records
 from caic.compiler.sampling import priority_ranks, probabilities
-from caic.constitution_lang import sha256
 from caic.constitution_lang.model import Constitution, Principle, semantic_dump
 
 SCHEMA_VERSION = 1
@@ -223,6 +220,8 @@ def _hash(obj: Any) -> str:
 
 def prompt_hashes(c: Constitution) -> dict[str, dict[str, str]]:
     """``{principle: {family: sha256}}`` of its compiled records, without ids and names."""
+    from caic.compiler.promptset import critique_records, judge_records, revision_records
+
     out: dict[str, dict[str, str]] = {}
     for r in critique_records(c):
         out.setdefault(r["principle"], {})["critique"] = _hash([r["few_shot"], r["messages"]])
@@ -252,6 +251,8 @@ def _settings(c: Constitution) -> dict[str, Any]:
 
 
 def _side(c: Constitution) -> Side:
+    from caic.constitution_lang.api import sha256  # the parser: only when a diff is made
+
     return Side(name=c.name, version=c.version, sha256=sha256(c), path=c.path)
 
 
@@ -578,6 +579,8 @@ class _Differ:
                     field="records",
                     new=fams,
                 )
+        from caic.compiler import prompts  # jinja2: only when a diff is computed
+
         if prompts.system_prompt(self.old) != prompts.system_prompt(self.new):
             changed.append("system")
             self.add(

@@ -18,18 +18,17 @@ import json
 import typing
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from caic.compiler.diff import RENAME_THRESHOLD, ConstitutionDiff
+from caic.config import Config
 from caic.errors import CaicError, usage_error
 
 Format = Literal["human", "json", "md"]
 
 
-class DiffConfig(BaseModel):
+class DiffConfig(Config):
     """``caic diff``: what changed in meaning from one constitution to another."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     old: str
     """The old constitution: a path or a shipped name."""

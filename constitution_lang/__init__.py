@@ -7,18 +7,41 @@
 ['p']
 """
 
-from caic.constitution_lang.api import dump, dumps, format_text, load, loads, sha256
-from caic.constitution_lang.model import (
-    LANGUAGE_VERSION,
-    Category,
-    Constitution,
-    Document,
-    Principle,
-    Settings,
-    semantic_dump,
-)
-from caic.constitution_lang.parser import parse
-from caic.constitution_lang.resolve import resolve
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from caic.constitution_lang.api import dump, dumps, format_text, load, loads, sha256
+    from caic.constitution_lang.model import (
+        LANGUAGE_VERSION,
+        Category,
+        Constitution,
+        Document,
+        Principle,
+        Settings,
+        semantic_dump,
+    )
+    from caic.constitution_lang.parser import parse
+    from caic.constitution_lang.resolve import resolve
+
+_HOME = {
+    **dict.fromkeys(("dump", "dumps", "format_text", "load", "loads", "sha256"), "api"),
+    **dict.fromkeys(
+        (
+            "LANGUAGE_VERSION",
+            "Category",
+            "Constitution",
+            "Document",
+            "Principle",
+            "Settings",
+            "semantic_dump",
+        ),
+        "model",
+    ),
+    "parse": "parser",
+    "resolve": "resolve",
+}
+"""Where each public name lives; imported on first use, so that importing a submodule
+(the command line's configs) does not build the parser."""
 
 __all__ = [
     "LANGUAGE_VERSION",
@@ -37,3 +60,11 @@ __all__ = [
     "semantic_dump",
     "sha256",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        import importlib
+
+        return getattr(importlib.import_module(f"caic.constitution_lang.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

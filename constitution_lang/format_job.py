@@ -14,16 +14,15 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from caic.config import Config
 from caic.errors import CaicError, Diagnostic
 from caic.progress import Say, quiet
 
 
-class FormatConfig(BaseModel):
+class FormatConfig(Config):
     """``caic fmt``: the files, and whether to rewrite them."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     files: list[Path]
     """`.cai` files to rewrite."""

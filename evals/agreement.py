@@ -1,7 +1,7 @@
 """The label-agreement suite: the model as an RLAIF judge against known preferences.
 
 The model under test labels each pair with the constitution's judge principles through
-the RLAIF labeller (``caic.training.rlaif.label_pairs``: seeded principle draws, both
+the RLAIF labeller (``caic.training.labeller.label_pairs``: seeded principle draws, both
 orders averaged, the constitution's mode, CoT and clamp settings); without
 ``--constitution`` it judges with one neutral built-in principle. Its soft label
 P(response_a better) is compared with the gold slot: accuracy, Cohen's kappa, position
@@ -54,7 +54,7 @@ def _first_slot(row: dict[str, Any]) -> float | None:
 def solve_label_agreement(
     ctx: Context, items: list[Item], done: Callable[[str], bool]
 ) -> Iterator[list[Record]]:
-    from caic.training.rlaif import label_pairs
+    from caic.training.labeller import label_pairs
 
     c = ctx.constitution or neutral_judge()
     mode = c.settings.judge.mode

@@ -19,15 +19,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from caic.config import Config
 from caic.progress import Say, quiet
 
 
-class ClassifyConfig(BaseModel):
+class ClassifyConfig(Config):
     """``caic refusal classify``: one refusal class per completion."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     file: str
     """Completions: CSV, JSONL or a HF dataset id."""

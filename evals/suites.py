@@ -17,7 +17,7 @@ sycophancy          multiple choice, answered by scoring the option letters afte
                     but I'm really not sure." suggesting a wrong letter.
 label-agreement     the model under test judges pairs with known better responses using
                     the constitution's principles (the RLAIF labeller,
-                    ``caic.training.rlaif.label_pairs``; a neutral built-in principle
+                    ``caic.training.labeller.label_pairs``; a neutral built-in principle
                     without ``--constitution``); its soft label is compared with the gold.
 ==================  ==================================================================
 

@@ -18,7 +18,7 @@ from caic.compiler.diff import ConstitutionDiff
 from caic.compiler.diff_job import DiffConfig, diff
 from caic.errors import CaicError, UsageError
 from caic.evals.classify_job import ClassifyConfig, ClassifyResult, classify
-from caic.evals.report_job import ReportConfig, ReportResult, report
+from caic.evals.report.job import ReportConfig, ReportResult, report
 from caic.evals.run import EvalConfig, run_eval
 
 FORMATS = Path(__file__).parent / "data" / "formats"

@@ -114,7 +114,7 @@ def test_report_widens_refusal_rates_and_withholds_unresolved_verdicts(tmp_path:
     assert comp["test"]["p_value"] < 0.01 and comp["test"]["instrument"]["p_value"] >= 0.05
     assert not comp["test"]["significant"] and comp["test"]["unresolved"]
     assert comp["verdict"].startswith("not resolved by the refusal classifier")
-    from caic.evals.report_render import render_markdown
+    from caic.evals.report.render import render_markdown
 
     md = render_markdown(rep)
     assert "classifier-adjusted" in md and "◌ `over_refusal.full_refusal_rate`" in md

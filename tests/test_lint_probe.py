@@ -205,9 +205,9 @@ def test_real_model_probe_matches_its_own_votes(tmp_path: Path) -> None:
     default_gguf_or_skip()
     from caic.backends.registry import get_backend
     from caic.constitution_lang import load
-    from caic.training.probe import pearson, vote_table
-    from caic.training.rlaif import label_pairs
-    from caic.training.rlaif_pairs import read_pairs
+    from caic.training.labeller import label_pairs
+    from caic.training.pair_sampler import read_pairs
+    from caic.training.principle_probe import pearson, vote_table
 
     cai = cai_file(tmp_path)
     probe = tmp_path / "probe.jsonl"

@@ -18,7 +18,7 @@ from caic.compiler.diff import diff
 from caic.constitution_lang import load
 from caic.constitutions import find
 from caic.evals.report import build_report, load_run, unique_labels
-from caic.evals.report_render import render_html, render_markdown
+from caic.evals.report.render import render_html, render_markdown
 from caic.evals.stats import mcnemar_exact, paired_bootstrap, paired_permutation
 
 

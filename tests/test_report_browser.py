@@ -87,7 +87,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 def render(runs: tuple[Path, Path], tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     from caic.evals.report import build_report, load_run
-    from caic.evals.report_render import render_html
+    from caic.evals.report.render import render_html
 
     report = build_report([load_run(r) for r in runs])
     html = tmp_path / "report.html"

@@ -23,8 +23,7 @@ from caic.backends.base import Backend, Message, SamplingParams
 from caic.compiler.sampling import draw
 from caic.constitution_lang import loads
 from caic.errors import UsageError
-from caic.training.probe import findings, pearson, probe_principles, vote_table
-from caic.training.rlaif import (
+from caic.training.labeller import (
     ABSTAIN_MASS,
     Vote,
     aggregate,
@@ -33,7 +32,8 @@ from caic.training.rlaif import (
     principle_draws,
     two_way,
 )
-from caic.training.rlaif_pairs import chunk_seed, read_pairs, sample_pairs
+from caic.training.pair_sampler import chunk_seed, read_pairs, sample_pairs
+from caic.training.principle_probe import findings, pearson, probe_principles, vote_table
 
 CAI = """cai 1
 constitution "t" {
@@ -689,7 +689,7 @@ def test_real_cli_pairs_then_label_in_both_modes(tmp_path: Path) -> None:
     text = maybe_apply_chat_template(trl_row, tok)
     assert labels[0]["chosen"][0]["content"] in text["chosen"]
     assert text["prompt"].rstrip().endswith("<|im_start|>assistant")
-    from caic.training.audit import audit
+    from caic.training.label_audit import audit
 
     report = audit([json.loads(x) for x in (tmp_path / "labels-pairwise.jsonl").open()])
     assert report["n"] == 2 and report["position_consistency"] is not None

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from caic.training.audit import KEYS, audit, ece, gold_from_file, render_human
+from caic.training.label_audit import KEYS, audit, ece, gold_from_file, render_human
 
 
 def row(

@@ -118,7 +118,7 @@ def test_real_soft_labels_identical_with_and_without_the_prefix_cache() -> None:
     from caic.backends.registry import get_backend
     from caic.constitution_lang import load
     from caic.constitutions import find
-    from caic.training.rlaif import label_pairs
+    from caic.training.labeller import label_pairs
 
     c = load(find("hhh-v2"))
     with get_backend(None) as backend:

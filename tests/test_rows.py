@@ -106,7 +106,7 @@ def test_stages_read_through_the_one_reader(tmp_path: Path) -> None:
     same error for the same bad row."""
     from caic.compiler.data import load_pairs, load_prompts
     from caic.evals.loaders import load_suite
-    from caic.training.train_data import iter_rows as train_rows
+    from caic.training.trainer_data import iter_rows as train_rows
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n{oops}\n", encoding="utf-8")

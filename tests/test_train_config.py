@@ -19,7 +19,7 @@ from caic.training.config import (
     read_yaml,
 )
 from caic.training.rm import soft_bt_loss_value
-from caic.training.train_data import preference_rows, sft_rows
+from caic.training.trainer_data import preference_rows, sft_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "training" / "configs"
@@ -207,7 +207,7 @@ def test_unknown_trl_field_is_rejected(tmp_path: Path) -> None:
     from trl import SFTConfig
 
     from caic.training.models import ResolvedModel
-    from caic.training.train import Context, trl_args
+    from caic.training.trainer import Context, trl_args
 
     cfg = load_config("sft", CONFIGS / "sft-smoke.yaml", ["trl={warmup_stepz: 3}"])
     ctx = Context(cfg, tmp_path, "cpu", False, False, ResolvedModel(None, "x", "x"))
@@ -296,7 +296,7 @@ def test_missing_base_model_is_one_line() -> None:
 
 def test_constitution_mismatch_with_data_is_an_error() -> None:
     from caic.training.modelcard import resolve_constitutions
-    from caic.training.train_data import DataFile
+    from caic.training.trainer_data import DataFile
 
     df = DataFile(role="train", path="x.jsonl", sha256=None, constitution_sha256=["0" * 64])
     with pytest.raises(UsageError, match="produced under constitution sha256 000000000000"):
@@ -309,7 +309,7 @@ def test_data_hash_finds_shipped_constitution_name() -> None:
     from caic.constitution_lang import load, sha256
     from caic.constitutions import find
     from caic.training.modelcard import resolve_constitutions
-    from caic.training.train_data import DataFile
+    from caic.training.trainer_data import DataFile
 
     c = load(find("hhh-v2"))
     df = DataFile(role="train", path="x", sha256=None, constitution_sha256=[sha256(c)])

@@ -167,3 +167,19 @@ def test_smoke_pipeline_runs_end_to_end_and_reruns_as_a_no_op(
         f"[{s}] unchanged, skipped"
         for s in ("sl_cai", "export", "sft", "pairs", "label", "rm", "policy")
     ]
+    # Turning the eval on runs only the eval stage: run_eval on the policy, in a child.
+    evals = [
+        "eval.enabled=true",
+        "eval.limit=2",
+        "eval.suites=[over-refusal]",
+        "eval.max_new_tokens=8",
+    ]
+    third: list[str] = []
+    run_pipeline(
+        ROOT / "training/configs/pipeline-smoke.yaml",
+        [f"run_dir={run}", *threads, *evals],
+        log=third.append,
+    )
+    assert [x for x in third if x.startswith("[") and "skipped" not in x][0] == "[eval] running"
+    manifest = json.loads((run / "eval" / "manifest.json").read_text())
+    assert manifest["kind"] == "eval-run" and "policy" in manifest["model"]

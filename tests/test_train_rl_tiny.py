@@ -2,7 +2,7 @@
 
 The real-model GRPO run is in test_train_smoke.py; this covers both algorithms in seconds:
 a 2-layer Llama policy and a 1-label Llama classifier as the reward model, saved as folders
-with a word-level tokenizer and ChatML template, trained through ``caic.training.train.run``
+with a word-level tokenizer and ChatML template, trained through ``caic.training.trainer.run``
 (the same path as ``caic train rl``). It checks that the reward model is the reward
 function (TRL logs its reward under the reward model's name), that the policy's LoRA adapter
 is saved and changes the policy, and that the card and run record name the reward model.
@@ -98,7 +98,7 @@ def test_rl_trains_against_the_reward_model(
     import torch
 
     from caic.training.models import load_causal_lm, load_tokenizer, logits_of, resolve_model
-    from caic.training.train import run
+    from caic.training.trainer import run
 
     policy, rm = tiny
     out = tmp_path / algorithm

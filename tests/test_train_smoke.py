@@ -42,7 +42,7 @@ def _restore_torch_threads() -> Any:
 
 
 def _run(kind: str, out: Path, *extra: str) -> dict[str, Any]:
-    from caic.training.train import run
+    from caic.training.trainer import run
 
     record = run(kind, CONFIGS / f"{kind}-smoke.yaml", [f"output_dir={out}", THREADS, *extra])
     assert record is not None
@@ -117,7 +117,7 @@ def test_sft_smoke_learns_the_revisions(runs: Path, base_logits: Any) -> None:
 def test_rm_smoke_soft_labels_widen_the_margin(runs: Path) -> None:
     import torch
 
-    from caic.training import probes
+    from caic.training import trainer_probes as probes
     from caic.training.models import load_reward_model
 
     out = runs / "rm"
@@ -184,7 +184,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(runs: Path) -> None:
     from caic.errors import UsageError
     from caic.training.config import load_config
     from caic.training.sft import train_sft
-    from caic.training.train import make_context
+    from caic.training.trainer import make_context
 
     out = runs / "sft-resume"
     overrides = [

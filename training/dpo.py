@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from caic.training import probes
+from caic.training import trainer_probes as probes
 from caic.training.config import DPORunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_tokenizer
-from caic.training.train import (
+from caic.training.trainer import (
     Context,
     finish,
     first_last,
@@ -26,7 +26,7 @@ from caic.training.train import (
     trainer_inputs,
     trl_args,
 )
-from caic.training.train_data import preference_rows
+from caic.training.trainer_data import preference_rows
 
 
 def train_dpo(ctx: Context) -> RunRecord | None:

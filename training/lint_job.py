@@ -4,7 +4,7 @@ the exit status).
 
 The static rules are the compiler's (:func:`caic.compiler.lint.engine.lint`); this job adds
 what needs a model and so sits above it: ``deep`` (a model backend judges whether similar
-principles conflict) and ``probe`` (the behavioural lint of :mod:`caic.training.probe`:
+principles conflict) and ``probe`` (the behavioural lint of :mod:`caic.training.principle_probe`:
 every judge principle votes on the probe pairs through the judge backend, and principle
 pairs whose votes anti-correlate, CAI901 ``conflict-in-practice``, or coincide, CAI902
 ``redundant-in-practice``, are reported with the correlation). Those two codes are not
@@ -28,22 +28,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from caic.compiler.lint.output import FORMATS
+from caic.config import Config
 from caic.errors import CaicError, Diagnostic, usage_error
 from caic.progress import Say, quiet
 
 
-class LintJobConfig(BaseModel):
+class LintJobConfig(Config):
     """``caic lint``: the files and how to lint them.
 
     ``format`` and ``list_rules`` tell the command line how to print (or to print the
     rules instead of linting); :func:`lint_job` returns the same diagnostics whatever
     they are.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     files: list[Path] | None = None
     """`.cai` files to lint."""
@@ -127,7 +126,7 @@ def lint_job(cfg: LintJobConfig, *, say: Say = quiet) -> LintResult:
         ign = [k for k in ign if not _probe_key(k)]
     probe_pairs: list[dict[str, Any]] = []
     if cfg.probe:
-        from caic.training.rlaif_pairs import read_pairs
+        from caic.training.pair_sampler import read_pairs
 
         probe_pairs = read_pairs(cfg.probe)
         if not probe_pairs:
@@ -194,7 +193,7 @@ def _probe_findings(
 ) -> list[Diagnostic]:
     """Behavioural findings for one constitution, filtered by select/ignore and suppressions."""
     from caic.compiler.lint.suppress import Suppressions
-    from caic.training.probe import probe_principles
+    from caic.training.principle_probe import probe_principles
 
     n = sum(1 for p in c.principles if p.judge)
     say(f"probing {n} principles of {c.name} over {len(pairs)} pairs with {backend.model_id} ...")

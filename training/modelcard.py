@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from caic.errors import usage_error
-from caic.training.train_data import DataFile
+from caic.training.trainer_data import DataFile
 
 SCHEMA_VERSION = 1
 

@@ -328,7 +328,7 @@ def _train(kind: str, st: TrainStage, fixed: dict[str, Any]) -> Callable[[], Non
         import gc
 
         from caic.training.config import load_config
-        from caic.training.train import run_config
+        from caic.training.trainer import run_config
 
         run_config(load_config(kind, st.config, _overrides(st, fixed)))
         gc.collect()

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from caic.errors import usage_error
-from caic.training import probes
+from caic.training import trainer_probes as probes
 from caic.training.config import RLRunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_reward_model, load_tokenizer
-from caic.training.train import (
+from caic.training.trainer import (
     Context,
     finish,
     first_last,
@@ -29,7 +29,7 @@ from caic.training.train import (
     trainer_inputs,
     trl_args,
 )
-from caic.training.train_data import DataFile, prompt_rows
+from caic.training.trainer_data import DataFile, prompt_rows
 
 
 def reward_model_file(spec: str) -> DataFile:

@@ -15,14 +15,15 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from caic.config import Config
 from caic.errors import Diagnostic, usage_error
 from caic.progress import Progress, Say, no_progress, quiet
 
 
-class _Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+class _Config(Config):
+    """A job config."""
 
 
 def _source_sha(source: str, rows: list[dict[str, Any]]) -> str:
@@ -86,7 +87,7 @@ def pairs(cfg: PairsConfig, *, say: Say = quiet, progress: Progress = no_progres
     from caic.backends.registry import get_backend
     from caic.compiler.data import load_prompts
     from caic.resumable import ResumableJsonl
-    from caic.training.rlaif_pairs import sample_pairs
+    from caic.training.pair_sampler import sample_pairs
 
     rows = load_prompts(cfg.prompts, cfg.prompt_column)
     if cfg.limit is not None:
@@ -211,8 +212,8 @@ def label(cfg: LabelConfig, *, say: Say = quiet, progress: Progress = no_progres
     from caic.constitution_lang import load, sha256
     from caic.constitutions import find
     from caic.resumable import ResumableJsonl
-    from caic.training.rlaif import label_pairs
-    from caic.training.rlaif_pairs import read_pairs
+    from caic.training.labeller import label_pairs
+    from caic.training.pair_sampler import read_pairs
 
     c = load(find(cfg.constitution))
     mode = cfg.mode or c.settings.judge.mode
@@ -283,16 +284,16 @@ class AuditResult(BaseModel):
     """What :func:`audit` measured."""
 
     report: dict[str, Any]
-    """The measures (see :func:`caic.training.audit.audit`); ``None`` where one cannot be
+    """The measures (see :func:`caic.training.label_audit.audit`); ``None`` where one cannot be
     computed."""
 
 
 def audit(cfg: AuditConfig, *, say: Say = quiet) -> AuditResult:
     """Position consistency, first-slot rate, length bias, abstentions and, with gold
     preferences, accuracy, Cohen's κ, ECE and Brier, overall and per principle."""
-    from caic.training.audit import audit as measure
-    from caic.training.audit import gold_from_file
-    from caic.training.rlaif import read_labels
+    from caic.training.label_audit import audit as measure
+    from caic.training.label_audit import gold_from_file
+    from caic.training.labeller import read_labels
 
     rows = read_labels(str(cfg.labels), include_abstained=True)
     if not rows:
@@ -338,8 +339,8 @@ def probe(cfg: ProbeConfig, *, say: Say = quiet) -> ProbeResult:
     from caic.backends.registry import get_backend
     from caic.constitution_lang import load
     from caic.constitutions import find
-    from caic.training.probe import probe_principles
-    from caic.training.rlaif_pairs import read_pairs
+    from caic.training.pair_sampler import read_pairs
+    from caic.training.principle_probe import probe_principles
 
     c = load(find(cfg.constitution))
     rows = read_pairs(cfg.pairs)[: cfg.limit] if cfg.limit else read_pairs(cfg.pairs)

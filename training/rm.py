@@ -20,11 +20,11 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from caic.training import probes
+from caic.training import trainer_probes as probes
 from caic.training.config import RMRunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_tokenizer
-from caic.training.train import (
+from caic.training.trainer import (
     Context,
     finish,
     first_last,
@@ -34,7 +34,7 @@ from caic.training.train import (
     trainer_inputs,
     trl_args,
 )
-from caic.training.train_data import preference_rows
+from caic.training.trainer_data import preference_rows
 
 if TYPE_CHECKING:
     import torch

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from caic.errors import CaicError, usage_error
-from caic.training import probes
+from caic.training import trainer_probes as probes
 from caic.training.config import SFTRunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_tokenizer, training_chat_template
-from caic.training.train import (
+from caic.training.trainer import (
     Context,
     finish,
     first_last,
@@ -30,7 +30,7 @@ from caic.training.train import (
     trainer_inputs,
     trl_args,
 )
-from caic.training.train_data import sft_rows
+from caic.training.trainer_data import sft_rows
 
 log = logging.getLogger(__name__)
 

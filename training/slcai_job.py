@@ -16,12 +16,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from caic.config import Config
 from caic.errors import usage_error
 from caic.progress import Progress, Say, no_progress, quiet
 
 
-class _Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+class _Config(Config):
+    """A job config."""
 
 
 class GenerateConfig(_Config):
@@ -185,9 +186,7 @@ class ExportConfig(_Config):
     format: Literal["jsonl", "hf"] = "jsonl"
     """jsonl, or hf (a datasets.Dataset folder)."""
 
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", use_attribute_docstrings=True, populate_by_name=True
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, populate_by_name=True)
 
 
 class ExportResult(BaseModel):

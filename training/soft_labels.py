@@ -1,6 +1,6 @@
 """Soft-label maths of the AI judge: two-option probabilities, aggregation, CoT verdicts.
 
-See :mod:`caic.training.rlaif` for how they are used; every function here is pure.
+See :mod:`caic.training.labeller` for how they are used; every function here is pure.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from caic.backends.base import logsumexp
-from caic.training.rlaif_rows import Slot, Vote
+from caic.training.label_rows import Slot, Vote
 
 ABSTAIN_MASS = 0.1
 """Below this total probability on the options, a judgement is an abstention."""

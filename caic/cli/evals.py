@@ -15,7 +15,7 @@ from caic.cli import app
 from caic.cli.options import config_command
 from caic.cli.progress import progress_bar, say
 from caic.evals.classify_job import ClassifyConfig
-from caic.evals.run import EvalConfig
+from caic.evals.eval_config import EvalConfig
 
 refusal = typer.Typer(
     no_args_is_help=True,

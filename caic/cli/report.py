@@ -1,7 +1,7 @@
 """``caic diff`` (semantic constitution diff) and ``caic report`` (compare eval runs).
 
 Each command is its job's config as arguments and options, and a call:
-:func:`caic.compiler.diff_job.diff` and :func:`caic.evals.report_job.report`."""
+:func:`caic.compiler.diff_job.diff` and :func:`caic.evals.report.job.report`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from caic.cli import app
 from caic.cli.options import config_command
 from caic.cli.progress import say
 from caic.compiler.diff_job import DiffConfig
-from caic.evals.report_job import ReportConfig
+from caic.evals.report.job import ReportConfig
 
 
 @config_command(app, "diff", DiffConfig, arguments=("old", "new"))
@@ -46,7 +46,7 @@ def report_(cfg: ReportConfig) -> None:
     Example: `caic report runs/v1 runs/v2 --out report.html --fail-on
     "over_refusal.full_refusal_rate.delta > 0.05"`
     """
-    from caic.evals.report_job import report
+    from caic.evals.report.job import report
 
     result = report(cfg)
     if result.text is not None:

@@ -88,7 +88,7 @@ def audit_cmd(cfg: AuditConfig) -> None:
 
     Example: `caic rlaif audit --labels labels.jsonl --format json`
     """
-    from caic.training.audit import render_human
+    from caic.training.label_audit import render_human
     from caic.training.rlaif_job import audit
 
     report = audit(cfg, say=say).report

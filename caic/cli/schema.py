@@ -27,11 +27,11 @@ ARTEFACTS: dict[str, tuple[str, str]] = {
     "constitution-diff": ("caic.compiler.diff:ConstitutionDiff", "diff --format json"),
     "sl-cai-trace": ("caic.training.slcai:TraceRow", "sl-cai generate: a trace row"),
     "sft-row": ("caic.training.slcai:SFTRow", "sl-cai export: an SFT row"),
-    "pair": ("caic.training.rlaif_pairs:PairRow", "rlaif pairs: a row"),
-    "label": ("caic.training.rlaif_rows:LabelRow", "rlaif label: a row"),
+    "pair": ("caic.training.pair_sampler:PairRow", "rlaif pairs: a row"),
+    "label": ("caic.training.label_rows:LabelRow", "rlaif label: a row"),
     "run-record": ("caic.training.modelcard:RunRecord", "train: run.json and the model card"),
-    "eval-manifest": ("caic.evals.runlog:RunManifest", "eval: manifest.json"),
-    "eval-sample": ("caic.evals.runlog:Sample", "eval: samples.jsonl"),
+    "eval-manifest": ("caic.evals.run_artefacts:RunManifest", "eval: manifest.json"),
+    "eval-sample": ("caic.evals.run_artefacts:Sample", "eval: samples.jsonl"),
 }
 """Name → (``module:Model``, what writes it)."""
 

@@ -40,7 +40,7 @@ def _say(text: str) -> None:
 def _run(kind: str, config: Path | None, overrides: list[str] | None) -> None:
     import shlex
 
-    from caic.training.train import run
+    from caic.training.trainer import run
 
     parts = [
         "caic",

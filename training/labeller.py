@@ -48,7 +48,7 @@ from caic.compiler.sampling import draw, priority_ranks
 from caic.constitution_lang import sha256
 from caic.constitution_lang.model import Constitution
 from caic.errors import usage_error
-from caic.training.rlaif_rows import LABELS_SCHEMA_VERSION, LabelRow, Mode, Slot, Vote
+from caic.training.label_rows import LABELS_SCHEMA_VERSION, LabelRow, Mode, Slot, Vote
 from caic.training.soft_labels import (
     ABSTAIN_MASS,
     aggregate,

@@ -4,13 +4,13 @@ writes the report (HTML, Markdown or JSON), taking one config.
 ``caic report`` builds :class:`ReportConfig` from its arguments and options and calls
 :func:`report`; Python callers do the same::
 
-    from caic.evals.report_job import ReportConfig, report
+    from caic.evals.report.job import ReportConfig, report
     result = report(ReportConfig(runs=["runs/v1", "runs/v2"], out="report.html",
                                  fail_on=["over_refusal.full_refusal_rate.delta > 0.05"]))
     result.failed  # the gates that failed (the command exits 1)
 
 The report itself is :func:`caic.evals.report.build_report`'s dict; its Markdown and HTML
-forms are :mod:`caic.evals.report_render`'s.
+forms are :mod:`caic.evals.report.render`'s.
 """
 
 from __future__ import annotations
@@ -18,18 +18,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from caic.config import Config
 from caic.errors import usage_error
 
 KINDS = {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}
 """Report format by the suffix of ``--out``."""
 
 
-class ReportConfig(BaseModel):
+class ReportConfig(Config):
     """``caic report``: compare eval runs against a baseline, with gates."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     runs: list[Path]
     """Eval run directories (from `caic eval`)."""
@@ -124,11 +123,11 @@ def report(cfg: ReportConfig) -> ReportResult:
     if cfg.kind == "json":
         text = json.dumps(rep, indent=2, ensure_ascii=False) + "\n"
     elif cfg.kind == "html":
-        from caic.evals.report_render import render_html
+        from caic.evals.report.render import render_html
 
         text = render_html(rep)
     else:
-        from caic.evals.report_render import render_markdown
+        from caic.evals.report.render import render_markdown
 
         text = render_markdown(rep)
     if cfg.out is not None:

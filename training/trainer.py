@@ -35,7 +35,7 @@ from caic.training.modelcard import (
     resolve_constitutions,
 )
 from caic.training.models import ResolvedModel, resolve_model, select_device
-from caic.training.train_data import DataFile
+from caic.training.trainer_data import DataFile
 
 if TYPE_CHECKING:
     import torch
@@ -360,7 +360,7 @@ def trainer_inputs(ctx: Context, tok: Any, rows: list[dict[str, Any]], task: str
     """The keyword arguments every TRL trainer takes the same way: the data set, the
     tokenizer, the LoRA config (``task``: ``CAUSAL_LM`` or ``SEQ_CLS``) and the callbacks."""
     from caic.training.models import lora_config
-    from caic.training.train_data import to_dataset
+    from caic.training.trainer_data import to_dataset
 
     cfg = ctx.cfg
     return {

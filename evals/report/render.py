@@ -11,7 +11,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from caic.evals.report_svg import color, panel_svg, tradeoff_svg
+from caic.evals.report.svg import color, panel_svg, tradeoff_svg
 from caic.evals.stats import format_p
 
 MD_FLIPS = 10
@@ -234,7 +234,7 @@ def render_html(report: dict[str, Any]) -> str:
     from caic.compiler.diff import ConstitutionDiff
     from caic.compiler.diff_render import sections
 
-    source = resources.files("caic.evals").joinpath("report.html.j2").read_text("utf-8")
+    source = resources.files("caic.evals.report").joinpath("report.html.j2").read_text("utf-8")
     env = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )

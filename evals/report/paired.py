@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from caic.evals.instrument import EVENTS, adjusted_delta, instrument_id
-from caic.evals.report_runs import SUITES, Run, metric_table
+from caic.evals.report.runs import SUITES, Run, metric_table
 from caic.evals.stats import (
     ALPHA,
     SMALL_N,

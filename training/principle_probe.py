@@ -25,7 +25,7 @@ from typing import Any
 from caic.backends.base import Backend
 from caic.constitution_lang.model import Constitution
 from caic.errors import Diagnostic
-from caic.training.rlaif import Mode, label_pairs
+from caic.training.labeller import Mode, label_pairs
 
 CONFLICT_CODE = "CAI901"
 REDUNDANT_CODE = "CAI902"
