@@ -13,9 +13,12 @@ import ast
 import functools
 import inspect
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from caic.errors import usage_error
 
 
 @functools.cache
@@ -62,3 +65,11 @@ class Config(BaseModel):
         for name, field in cls.model_fields.items():
             if field.description is None and name in docs:
                 field.description = docs[name]
+
+
+def known(value: object, allowed: Sequence[str], flag: str) -> object:
+    """``value`` when it is one of ``allowed``; otherwise the usage error every command
+    prints for an unknown choice (``unknown --format `x` `` with the choices as a hint)."""
+    if isinstance(value, str) and value not in allowed:
+        raise usage_error(f"unknown {flag} `{value}`", hint="one of " + ", ".join(allowed))
+    return value

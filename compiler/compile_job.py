@@ -15,8 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from caic.config import Config
-from caic.errors import usage_error
+from caic.config import Config, known
 
 COMPILE_FORMATS = ("jsonl", "hf")
 
@@ -47,11 +46,7 @@ class CompileConfig(Config):
     @field_validator("format", mode="before")
     @classmethod
     def _known_format(cls, value: object) -> object:
-        if isinstance(value, str) and value not in COMPILE_FORMATS:
-            raise usage_error(
-                f"unknown --format `{value}`", hint=f"one of {', '.join(COMPILE_FORMATS)}"
-            )
-        return value
+        return known(value, COMPILE_FORMATS, "--format")
 
 
 class CompileResult(BaseModel):

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from caic.compiler.diff import RENAME_THRESHOLD, ConstitutionDiff
-from caic.config import Config
+from caic.config import Config, known
 from caic.errors import CaicError, usage_error
 
 Format = Literal["human", "json", "md"]
@@ -42,10 +42,7 @@ class DiffConfig(Config):
     @field_validator("format", mode="before")
     @classmethod
     def _known_format(cls, value: object) -> object:
-        allowed = typing.get_args(Format)
-        if value not in allowed:
-            raise usage_error(f"unknown --format `{value}`", hint="one of " + ", ".join(allowed))
-        return value
+        return known(value, typing.get_args(Format), "--format")
 
 
 class DiffResult(BaseModel):

@@ -23,26 +23,6 @@ if TYPE_CHECKING:
     from caic.constitution_lang.parser import parse
     from caic.constitution_lang.resolve import resolve
 
-_HOME = {
-    **dict.fromkeys(("dump", "dumps", "format_text", "load", "loads", "sha256"), "api"),
-    **dict.fromkeys(
-        (
-            "LANGUAGE_VERSION",
-            "Category",
-            "Constitution",
-            "Document",
-            "Principle",
-            "Settings",
-            "semantic_dump",
-        ),
-        "model",
-    ),
-    "parse": "parser",
-    "resolve": "resolve",
-}
-"""Where each public name lives; imported on first use, so that importing a submodule
-(the command line's configs) does not build the parser."""
-
 __all__ = [
     "LANGUAGE_VERSION",
     "Category",
@@ -63,8 +43,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        import importlib
+    """The public names, imported on first use, so that importing a submodule (the command
+    line's configs) does not build the parser."""
+    if name in __all__:
+        from caic.constitution_lang import api, model, parser, resolve
 
-        return getattr(importlib.import_module(f"caic.constitution_lang.{_HOME[name]}"), name)
+        for module in (api, model, parser, resolve):
+            if hasattr(module, name):
+                return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from caic.config import Config
+from caic.config import Config, known
 from caic.errors import usage_error
 from caic.evals.loaders import SUITES as SUITE_NAMES
 
@@ -90,7 +90,4 @@ class EvalConfig(Config):
     @field_validator("format", mode="before")
     @classmethod
     def _known_format(cls, value: object) -> object:
-        allowed = typing.get_args(Format)
-        if value not in allowed:
-            raise usage_error(f"unknown --format `{value}`", hint="one of " + ", ".join(allowed))
-        return value
+        return known(value, typing.get_args(Format), "--format")

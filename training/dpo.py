@@ -12,24 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from caic.training import trainer as common
 from caic.training import trainer_probes as probes
 from caic.training.config import DPORunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_tokenizer
-from caic.training.trainer import (
-    Context,
-    finish,
-    first_last,
-    fit,
-    probe_slice,
-    start,
-    trainer_inputs,
-    trl_args,
-)
 from caic.training.trainer_data import preference_rows
 
 
-def train_dpo(ctx: Context) -> RunRecord | None:
+def train_dpo(ctx: common.Context) -> RunRecord | None:
     """Run DPO as ``ctx.cfg`` says; write the adapter (or model), metrics and model card."""
     cfg = ctx.cfg
     assert isinstance(cfg, DPORunConfig)
@@ -41,11 +32,11 @@ def train_dpo(ctx: Context) -> RunRecord | None:
         skip_abstained=cfg.skip_abstained,
         min_confidence=cfg.min_confidence,
     )
-    resume = start(ctx, [data_file])
+    resume = common.start(ctx, [data_file])
     import transformers
     from trl import DPOConfig, DPOTrainer
 
-    args = trl_args(
+    args = common.trl_args(
         DPOConfig,
         ctx,
         beta=cfg.beta,
@@ -57,14 +48,14 @@ def train_dpo(ctx: Context) -> RunRecord | None:
     transformers.set_seed(cfg.seed)
     model = load_causal_lm(ctx.base, ctx.dtype)
     ref = None if cfg.lora.enabled else load_causal_lm(ctx.base, ctx.dtype)
-    probe_rows = probe_slice(ctx, rows)
+    probe_rows = common.probe_slice(ctx, rows)
     probe: dict[str, Any] = {}
     if probe_rows:
         probe["logp_margin_before"] = probes.policy_margin(model, tok, probe_rows)
     trainer = DPOTrainer(
-        model=model, ref_model=ref, args=args, **trainer_inputs(ctx, tok, rows, "CAUSAL_LM")
+        model=model, ref_model=ref, args=args, **common.trainer_inputs(ctx, tok, rows, "CAUSAL_LM")
     )
-    hist = fit(trainer, resume)
+    hist = common.fit(trainer, resume)
     summary: dict[str, Any] = {}
     if probe_rows:
         after = probes.policy_margin(trainer.model, tok, probe_rows)
@@ -74,8 +65,8 @@ def train_dpo(ctx: Context) -> RunRecord | None:
         probe["implicit_reward_margin"] = cfg.beta * (after - probe["logp_margin_before"])
         probe["items"] = len(probe_rows)
         summary["implicit_reward_margin"] = probe["implicit_reward_margin"]
-    loss0, loss1 = first_last(hist, "loss")
-    m0, m1 = first_last(hist, "rewards/margins")
+    loss0, loss1 = common.first_last(hist, "loss")
+    m0, m1 = common.first_last(hist, "rewards/margins")
     summary = {
         "loss_first": loss0,
         "loss_last": loss1,
@@ -83,4 +74,4 @@ def train_dpo(ctx: Context) -> RunRecord | None:
         "margin_last": m1,
         **summary,
     }
-    return finish(trainer, ctx, tok, summary=summary, probe=probe)
+    return common.finish(trainer, ctx, tok, summary=summary, probe=probe)

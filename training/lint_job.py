@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from caic.compiler.lint.output import FORMATS
-from caic.config import Config
+from caic.config import Config, known
 from caic.errors import CaicError, Diagnostic, usage_error
 from caic.progress import Say, quiet
 
@@ -70,9 +70,7 @@ class LintJobConfig(Config):
     @field_validator("format", mode="before")
     @classmethod
     def _known_format(cls, value: object) -> object:
-        if isinstance(value, str) and value not in FORMATS:
-            raise usage_error(f"unknown --format `{value}`", hint=f"one of {', '.join(FORMATS)}")
-        return value
+        return known(value, FORMATS, "--format")
 
     @field_validator("select", "ignore", mode="before")
     @classmethod

@@ -14,21 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from caic.errors import usage_error
+from caic.training import trainer as common
 from caic.training import trainer_probes as probes
 from caic.training.config import RLRunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_reward_model, load_tokenizer
-from caic.training.trainer import (
-    Context,
-    finish,
-    first_last,
-    fit,
-    probe_slice,
-    read_record,
-    start,
-    trainer_inputs,
-    trl_args,
-)
 from caic.training.trainer_data import DataFile, prompt_rows
 
 
@@ -45,7 +35,7 @@ def reward_model_file(spec: str) -> DataFile:
         ),
         None,
     )
-    record = read_record(path) if path.is_dir() else None
+    record = common.read_record(path) if path.is_dir() else None
     shas = [c.sha256 for c in record.constitutions] if record else []
     return DataFile(
         role="reward_model",
@@ -55,7 +45,7 @@ def reward_model_file(spec: str) -> DataFile:
     )
 
 
-def train_rl(ctx: Context) -> RunRecord | None:
+def train_rl(ctx: common.Context) -> RunRecord | None:
     """Optimise the policy against the reward model; write the adapter, metrics and card."""
     cfg = ctx.cfg
     assert isinstance(cfg, RLRunConfig)
@@ -74,7 +64,7 @@ def train_rl(ctx: Context) -> RunRecord | None:
             hint="train one with `caic train rm`, then set reward_model to its output_dir",
         )
     rows, prompts_file = prompt_rows(cfg.prompts, cfg.prompt_column, cfg.max_prompts)
-    resume = start(ctx, [prompts_file, reward_model_file(cfg.reward_model)])
+    resume = common.start(ctx, [prompts_file, reward_model_file(cfg.reward_model)])
     import transformers  # after the input checks, so bad input fails fast
 
     if cfg.algorithm == "grpo":
@@ -83,7 +73,7 @@ def train_rl(ctx: Context) -> RunRecord | None:
     else:
         from trl import RLOOConfig as TRLConfig  # type: ignore[assignment]
         from trl import RLOOTrainer as TRLTrainer  # type: ignore[assignment]
-    args = trl_args(
+    args = common.trl_args(
         TRLConfig,
         ctx,
         num_generations=cfg.num_generations,
@@ -96,7 +86,7 @@ def train_rl(ctx: Context) -> RunRecord | None:
     transformers.set_seed(cfg.seed)
     rm, rm_tok = load_reward_model(cfg.reward_model, ctx.dtype)
     policy = load_causal_lm(ctx.base, ctx.dtype)
-    probe_prompts = [r["prompt"] for r in probe_slice(ctx, rows)]
+    probe_prompts = [r["prompt"] for r in common.probe_slice(ctx, rows)]
     probe: dict[str, Any] = {}
     if probe_prompts:
         before = probes.greedy_reward(
@@ -109,9 +99,9 @@ def train_rl(ctx: Context) -> RunRecord | None:
         reward_funcs=rm,
         args=args,
         reward_processing_classes=rm_tok,
-        **trainer_inputs(ctx, tok, rows, "CAUSAL_LM"),
+        **common.trainer_inputs(ctx, tok, rows, "CAUSAL_LM"),
     )
-    hist = fit(trainer, resume)
+    hist = common.fit(trainer, resume)
     summary: dict[str, Any] = {"algorithm": cfg.algorithm}
     if probe_prompts:
         rm_device = next(policy.parameters()).device  # the policy's device after training
@@ -123,7 +113,7 @@ def train_rl(ctx: Context) -> RunRecord | None:
         probe["items"] = len(probe_prompts)
         summary["probe_reward_before"] = probe["mean_reward_before"]
         summary["probe_reward_after"] = probe["mean_reward_after"]
-    r0, r1 = first_last(hist, "reward")
+    r0, r1 = common.first_last(hist, "reward")
     summary.update({"reward_first": r0, "reward_last": r1})
     extra = {"reward_model": cfg.reward_model}
-    return finish(trainer, ctx, tok, summary=summary, probe=probe, extra=extra)
+    return common.finish(trainer, ctx, tok, summary=summary, probe=probe, extra=extra)

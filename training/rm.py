@@ -20,20 +20,11 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from caic.training import trainer as common
 from caic.training import trainer_probes as probes
 from caic.training.config import RMRunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_tokenizer
-from caic.training.trainer import (
-    Context,
-    finish,
-    first_last,
-    fit,
-    probe_slice,
-    start,
-    trainer_inputs,
-    trl_args,
-)
 from caic.training.trainer_data import preference_rows
 
 if TYPE_CHECKING:
@@ -106,7 +97,7 @@ def _trainer_classes() -> tuple[type, type]:
     return SoftPreferenceCollator, SoftLabelRewardTrainer
 
 
-def load_classifier_base(ctx: Context) -> Any:
+def load_classifier_base(ctx: common.Context) -> Any:
     """A one-label sequence classifier on the base model (a caic adapter is merged first)."""
     from transformers import AutoModelForSequenceClassification
 
@@ -129,7 +120,7 @@ def load_classifier_base(ctx: Context) -> Any:
     return model
 
 
-def train_rm(ctx: Context) -> RunRecord | None:
+def train_rm(ctx: common.Context) -> RunRecord | None:
     """Train the reward model ``ctx.cfg`` describes; write adapter (+ score head), card, metrics."""
     cfg = ctx.cfg
     assert isinstance(cfg, RMRunConfig)
@@ -141,11 +132,11 @@ def train_rm(ctx: Context) -> RunRecord | None:
         orient=not cfg.soft_labels,
         skip_abstained=cfg.skip_abstained,
     )
-    resume = start(ctx, [data_file])
+    resume = common.start(ctx, [data_file])
     import transformers
     from trl import RewardConfig
 
-    args = trl_args(
+    args = common.trl_args(
         RewardConfig,
         ctx,
         center_rewards_coefficient=cfg.center_rewards_coefficient,
@@ -155,7 +146,7 @@ def train_rm(ctx: Context) -> RunRecord | None:
     transformers.set_seed(cfg.seed)  # the score head is initialised when the model loads
     model = load_classifier_base(ctx)
     model.config.pad_token_id = tok.pad_token_id
-    probe_rows = probe_slice(ctx, rows)
+    probe_rows = common.probe_slice(ctx, rows)
     probe: dict[str, Any] = {}
     if probe_rows:
         probe["before"] = probes.reward_margin(model, tok, probe_rows)
@@ -164,14 +155,14 @@ def train_rm(ctx: Context) -> RunRecord | None:
         model=model,
         args=args,
         data_collator=collator_cls(pad_token_id=tok.pad_token_id) if cfg.soft_labels else None,
-        **trainer_inputs(ctx, tok, rows, "SEQ_CLS"),
+        **common.trainer_inputs(ctx, tok, rows, "SEQ_CLS"),
     )
-    hist = fit(trainer, resume)
+    hist = common.fit(trainer, resume)
     if probe_rows:
         probe["after"] = probes.reward_margin(trainer.model, tok, probe_rows)
         probe["items"] = len(probe_rows)
-    loss0, loss1 = first_last(hist, "loss")
-    m0, m1 = first_last(hist, "margin")
+    loss0, loss1 = common.first_last(hist, "loss")
+    m0, m1 = common.first_last(hist, "margin")
     summary: dict[str, Any] = {
         "soft_labels": cfg.soft_labels,
         "loss_first": loss0,
@@ -182,4 +173,4 @@ def train_rm(ctx: Context) -> RunRecord | None:
     if probe:
         summary["probe_margin_before"] = probe["before"]["margin"]
         summary["probe_margin_after"] = probe["after"]["margin"]
-    return finish(trainer, ctx, tok, summary=summary, probe=probe)
+    return common.finish(trainer, ctx, tok, summary=summary, probe=probe)

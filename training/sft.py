@@ -16,20 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from caic.errors import CaicError, usage_error
+from caic.training import trainer as common
 from caic.training import trainer_probes as probes
 from caic.training.config import SFTRunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_tokenizer, training_chat_template
-from caic.training.trainer import (
-    Context,
-    finish,
-    first_last,
-    fit,
-    probe_slice,
-    start,
-    trainer_inputs,
-    trl_args,
-)
 from caic.training.trainer_data import sft_rows
 
 log = logging.getLogger(__name__)
@@ -73,18 +64,18 @@ def choose_template(
     return rows, True
 
 
-def train_sft(ctx: Context) -> RunRecord | None:
+def train_sft(ctx: common.Context) -> RunRecord | None:
     """Run SFT as ``ctx.cfg`` says; write the adapter, tokenizer, metrics and model card."""
     cfg = ctx.cfg
     assert isinstance(cfg, SFTRunConfig)
     rows, data_file = sft_rows(cfg.data, cfg.split)  # bad data fails before TRL is imported
     from trl import SFTConfig, SFTTrainer
 
-    resume = start(ctx, [data_file])
+    resume = common.start(ctx, [data_file])
     tok = load_tokenizer(ctx.base)
     original_template = tok.chat_template
     rows, assistant_only = choose_template(cfg, tok, rows)
-    args = trl_args(
+    args = common.trl_args(
         SFTConfig,
         ctx,
         assistant_only_loss=assistant_only,
@@ -95,19 +86,21 @@ def train_sft(ctx: Context) -> RunRecord | None:
 
     transformers.set_seed(cfg.seed)
     model = load_causal_lm(ctx.base, ctx.dtype)
-    probe_rows = probe_slice(ctx, rows)
+    probe_rows = common.probe_slice(ctx, rows)
     probe: dict[str, Any] = {}
     if probe_rows:
         probe["nll_before"] = probes.sft_nll(model, tok, probe_rows)
-    trainer = SFTTrainer(model=model, args=args, **trainer_inputs(ctx, tok, rows, "CAUSAL_LM"))
-    hist = fit(trainer, resume)
+    trainer = SFTTrainer(
+        model=model, args=args, **common.trainer_inputs(ctx, tok, rows, "CAUSAL_LM")
+    )
+    hist = common.fit(trainer, resume)
     if probe_rows:
         probe["nll_after"] = probes.sft_nll(trainer.model, tok, probe_rows)
         probe["items"] = len(probe_rows)
-    first, last = first_last(hist, "loss")
+    first, last = common.first_last(hist, "loss")
     summary = {"loss_first": first, "loss_last": last, "assistant_only_loss": assistant_only}
     if probe:
         summary.update({k: v for k, v in probe.items() if k.startswith("nll")})
-    return finish(
+    return common.finish(
         trainer, ctx, tok, summary=summary, probe=probe, tokenizer_template=original_template
     )

@@ -26,6 +26,13 @@ app = typer.Typer(
 )
 
 
+def group(name: str, help: str) -> typer.Typer:
+    """A sub-command group ``caic NAME ...``, added to the app."""
+    sub = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown", help=help)
+    app.add_typer(sub, name=name)
+    return sub
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"caic {caic.__version__}")

@@ -11,18 +11,15 @@ from typing import Any
 
 import typer
 
-from caic.cli import app
+from caic.cli import app, group
 from caic.cli.options import config_command
 from caic.cli.progress import progress_bar, say
 from caic.evals.classify_job import ClassifyConfig
 from caic.evals.eval_config import EvalConfig
 
-refusal = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-    help="The three-way refusal classifier (full compliance, full refusal, partial refusal).",
+refusal = group(
+    "refusal", "The three-way refusal classifier (full compliance, full refusal, partial refusal)."
 )
-app.add_typer(refusal, name="refusal")
 
 
 @config_command(

@@ -8,17 +8,15 @@ import json
 
 import typer
 
-from caic.cli import app, print_diagnostics
+from caic.cli import group, print_diagnostics
 from caic.cli.options import config_command
 from caic.cli.progress import progress_bar, say
 from caic.training.rlaif_job import AuditConfig, LabelConfig, PairsConfig, ProbeConfig
 
-rlaif = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-    help="RLAIF (stage 2): sample response pairs, label them with an AI judge, audit the labels.",
+rlaif = group(
+    "rlaif",
+    "RLAIF (stage 2): sample response pairs, label them with an AI judge, audit the labels.",
 )
-app.add_typer(rlaif, name="rlaif")
 
 
 @config_command(rlaif, "pairs", PairsConfig, short={"out": "-o", "model": "-m"})

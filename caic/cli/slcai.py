@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import typer
 
-from caic.cli import app
+from caic.cli import group
 from caic.cli.options import config_command
 from caic.cli.progress import progress_bar, say
 from caic.training.slcai_job import ExportConfig, GenerateConfig
 
-sl_cai = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-    help="SL-CAI (stage 1): critique–revision traces and the SFT data set made from them.",
+sl_cai = group(
+    "sl-cai", "SL-CAI (stage 1): critique–revision traces and the SFT data set made from them."
 )
-app.add_typer(sl_cai, name="sl-cai")
 
 
 @config_command(

@@ -7,21 +7,15 @@ from typing import Annotated
 
 import typer
 
-from caic.cli import app
+from caic.cli import group
 
-train_app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-    help="Train on SL-CAI and RLAIF data with TRL + PEFT (LoRA): sft, rm, dpo, rl.",
+train_app = group(
+    "train", "Train on SL-CAI and RLAIF data with TRL + PEFT (LoRA): sft, rm, dpo, rl."
 )
-app.add_typer(train_app, name="train")
 
-pipeline_app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-    help="Run the whole CAI pipeline from one YAML file, skipping finished stages.",
+pipeline_app = group(
+    "pipeline", "Run the whole CAI pipeline from one YAML file, skipping finished stages."
 )
-app.add_typer(pipeline_app, name="pipeline")
 
 ConfigOpt = Annotated[
     Path | None,

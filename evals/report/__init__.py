@@ -53,16 +53,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from caic.evals.report.build import (
-        Gate,
-        Run,
-        build_report,
-        evaluate_gates,
-        load_run,
-        metric_table,
-        parse_gate,
-        unique_labels,
-    )
+    from caic.evals.report.build import build_report
+    from caic.evals.report.gates import Gate, evaluate_gates, parse_gate
+    from caic.evals.report.runs import Run, load_run, metric_table, unique_labels
 
 __all__ = [
     "Gate",
@@ -80,7 +73,9 @@ def __getattr__(name: str) -> Any:
     """The public names, from :mod:`.build` on first use: importing a submodule of the
     package (``caic.evals.report.job`` for the command line's options) stays light."""
     if name in __all__:
-        from caic.evals.report import build
+        from caic.evals.report import build, gates, runs
 
-        return getattr(build, name)
+        for module in (build, gates, runs):
+            if hasattr(module, name):
+                return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,30 +8,16 @@ from typing import Any
 import caic
 from caic.errors import usage_error
 from caic.evals.instrument import EVENTS, adjusted_rate
-from caic.evals.report.gates import Gate, evaluate_gates, parse_gate
 from caic.evals.report.paired import MAX_FLIPS, backing_for, compare, flips, refusal_card
 from caic.evals.report.runs import (
     SCHEMA_VERSION,
     SUITES,
     Run,
     interval,
-    load_run,
     metric_table,
     run_info,
-    unique_labels,
 )
 from caic.evals.stats import ALPHA
-
-__all__ = [
-    "Gate",
-    "Run",
-    "build_report",
-    "evaluate_gates",
-    "load_run",
-    "metric_table",
-    "parse_gate",
-    "unique_labels",
-]
 
 
 def _constitution(run: Run) -> tuple[Any, str | None]:

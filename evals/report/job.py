@@ -93,14 +93,7 @@ def report(cfg: ReportConfig) -> ReportResult:
     report to ``cfg.out`` atomically, or return it as Markdown text when there is no
     ``out``. An unknown metric or a malformed gate is a usage error, raised before any
     output."""
-    from caic.evals.report import (
-        build_report,
-        evaluate_gates,
-        load_run,
-        metric_table,
-        parse_gate,
-        unique_labels,
-    )
+    from caic.evals import report as b
     from caic.io import write_text_atomic
 
     paths = list(cfg.runs)
@@ -111,14 +104,14 @@ def report(cfg: ReportConfig) -> ReportResult:
             base_index = resolved.index(cfg.baseline.resolve())
         else:
             paths.insert(0, cfg.baseline)
-    labels = unique_labels(paths)
-    loaded = [load_run(p, label) for p, label in zip(paths, labels, strict=True)]
+    labels = b.unique_labels(paths)
+    loaded = [b.load_run(p, label) for p, label in zip(paths, labels, strict=True)]
     known: list[str] = []
     for r in loaded:
-        known += [k for k in metric_table(r) if k not in known]
-    gates = [parse_gate(e, sorted(known)) for e in cfg.fail_on or []]
-    rep = build_report(loaded, loaded[base_index], seed=cfg.seed, resamples=cfg.resamples)
-    rep["gates"] = evaluate_gates(rep, gates)
+        known += [k for k in b.metric_table(r) if k not in known]
+    gates = [b.parse_gate(e, sorted(known)) for e in cfg.fail_on or []]
+    rep = b.build_report(loaded, loaded[base_index], seed=cfg.seed, resamples=cfg.resamples)
+    rep["gates"] = b.evaluate_gates(rep, gates)
 
     if cfg.kind == "json":
         text = json.dumps(rep, indent=2, ensure_ascii=False) + "\n"
