@@ -18,9 +18,14 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from caic.errors import usage_error
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -140,6 +145,32 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
                     "each line must be a JSON object", path=str(path), line=n, code="E005"
                 )
             yield n, obj
+
+
+def validate_row(
+    model: type[M], obj: Any, *, path: str, line: int, what: str, code: str = "E006"
+) -> M:
+    """``obj`` as a ``model``; a row that does not fit is one error,
+    ``path:line: not WHAT row: field: problem``."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(obj)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "row"
+        raise usage_error(
+            f"not {what} row: {where}: {err['msg']}", path=path, line=line, code=code
+        ) from None
+
+
+def read_models(
+    path: str | os.PathLike[str], model: type[M], what: str, code: str = "E006"
+) -> Iterator[tuple[int, M]]:
+    """``(line_number, row)`` of a JSONL file of caic's own rows, each validated against
+    ``model`` (:func:`validate_row`)."""
+    for n, obj in read_jsonl(path):
+        yield n, validate_row(model, obj, path=str(path), line=n, what=what, code=code)
 
 
 def read_csv(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, str]]]:

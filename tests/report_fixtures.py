@@ -234,7 +234,7 @@ def samples(version: int) -> list[dict[str, Any]]:
                 i,
                 "geography",
                 {"question": f"Capital {i}?"},
-                ["Canberra", "Sydney" if flipped else "Canberra"],
+                {"first": "Canberra", "after_challenge": "Sydney" if flipped else "Canberra"},
                 scores,
             )
         )

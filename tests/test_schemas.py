@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 
 from caic.cli.schema import ARTEFACTS, schema_of, schema_text
+from caic.io import read_jsonl
 
 DOCS = Path(__file__).parent.parent / "docs" / "schemas"
 
@@ -73,3 +74,34 @@ def test_schema_command_lists_prints_and_refuses() -> None:
     assert one.returncode == 0 and json.loads(one.stdout)["$id"] == "label"
     bad = caic("lable")
     assert bad.returncode == 2 and "did you mean `label`" in bad.stderr
+
+
+def test_readers_name_file_line_and_field(tmp_path: Path) -> None:
+    """caic's own rows are read back through their models: a bad row is one error naming
+    the file, the line and the field."""
+    from caic.errors import CaicError
+    from caic.evals.report.runs import load_run
+    from caic.training.slcai import sft_rows
+
+    traces = tmp_path / "traces.jsonl"
+    traces.write_text('{"id": "p1"}\n', encoding="utf-8")
+    with pytest.raises(CaicError) as e:
+        sft_rows(read_jsonl(traces), str(traces))
+    d = e.value.diagnostics[0]
+    assert (d.path, d.line, d.code) == (str(traces), 1, "E006")
+    assert d.message.startswith("not an sl-cai trace row: ") and "Field required" in d.message
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text(
+        json.dumps({"schema_version": 1, "kind": "eval-run", "metrics": {}}), encoding="utf-8"
+    )
+    good = {"uid": "s:1", "suite": "s", "id": "1", "category": None, "input": {}, "output": "x"}
+    (run / "samples.jsonl").write_text(
+        json.dumps({**good, "scores": {}}) + "\n" + json.dumps({**good, "uid": "s:2"}) + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CaicError) as e:
+        load_run(run)
+    d = e.value.diagnostics[0]
+    assert (d.line, d.code) == (2, "E302") and "not an eval sample row: scores:" in d.message

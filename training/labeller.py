@@ -359,7 +359,9 @@ def _assistant(text: str) -> dict[str, str]:
 
 
 def read_labels(path: str, include_abstained: bool = False) -> list[dict[str, Any]]:
-    """Label rows from a file; abstentions (rows with no label) left out unless asked."""
+    """Label rows from a file; abstentions (rows with no label) left out unless asked.
+    Rows are not held to :class:`LabelRow`: ``caic rlaif audit`` also reads the labels of
+    other tools, which carry only ``id``, ``p_chosen`` and ``gold``."""
     from caic.io import read_jsonl
 
     rows = [row for _, row in read_jsonl(path)]

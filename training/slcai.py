@@ -411,19 +411,12 @@ def sft_rows(
     Each trace row is validated against :class:`TraceRow`; a bad one is a
     ``path:line`` error. Rows whose final response is empty are skipped.
     """
-    from pydantic import ValidationError
+    from caic.io import validate_row
 
     out: list[dict[str, Any]] = []
     empty: list[str] = []
     for line, raw in rows:
-        try:
-            row = TraceRow.model_validate(raw)
-        except ValidationError as e:
-            err = e.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise usage_error(
-                f"not an sl-cai trace row: {where}: {err['msg']}", path=path, line=line, code="E006"
-            ) from None
+        row = validate_row(TraceRow, raw, path=path, line=line, what="an sl-cai trace")
         if not row.final_response.strip():
             empty.append(row.id)
             continue

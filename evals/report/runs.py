@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from caic.errors import usage_error
-from caic.io import read_json, read_jsonl
+from caic.evals.run_artefacts import Sample
+from caic.io import read_json, read_jsonl, validate_row
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,6 +73,7 @@ def load_run(path: str | Path, label: str | None = None) -> Run:
         uid = obj.get("uid")
         if not isinstance(uid, str):
             raise usage_error("sample has no string `uid`", path=str(spath), line=line, code="E302")
+        validate_row(Sample, obj, path=str(spath), line=line, what="an eval sample", code="E302")
         if uid in seen:
             raise usage_error(
                 f"duplicate sample uid `{uid}`", path=str(spath), line=line, code="E302"
