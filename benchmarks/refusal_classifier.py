@@ -13,7 +13,7 @@ one line per batch of the default file (``BATCHES``).
 The default file grew in batches, each written before the classifier was tuned on it, so
 a batch's first measurement is the honest one: batch 1's even ids were held out from the
 first version of the patterns; batches 2-4 were each scored once by the version of the
-day before their errors were read (the README keeps that history). Every batch except
+day before their errors were read (docs/benchmarks.md keeps the latest figures). Every batch except
 the last has since been tuned on, so today's per-batch numbers are development numbers.
 """
 

@@ -27,12 +27,12 @@ Texts go in without their comparative frame
 ``--ffn K`` keeps the K feed-forward neurons per block that contribute most on the
 training texts before fine-tuning (the shipped model keeps 512 of 1,536 at LoRA rank 16:
 about 60% of the encoder's time, with the held-out numbers of whole blocks; it flags twice
-as many pairs as whole blocks on a large templated constitution, README).
+as many pairs as whole blocks on a large templated constitution, docs/benchmarks.md).
 
 ``--heads K`` also keeps only the K attention heads per block (of 12) whose output carries
 most on the training texts, narrowing the query, key, value and output projections. Tried
 and not shipped: 8 heads save a fifth of the encoder's time but lost contradiction recall
-and near-duplicate precision on held-out pairs (README).
+and near-duplicate precision on held-out pairs (docs/benchmarks.md).
 
 ``--eval`` prints precision and recall of both rules on each held-out file after
 training (at the most likely class; the linter also requires probability 0.65, so

@@ -350,7 +350,7 @@ def test_scope_twins_across_prepositions_but_not_across_requests() -> None:
 
 def test_merge_lora_adds_updates_and_replaces_refitted_layers() -> None:
     """A model file holds LoRA factors (added to the base weight) and, for layers
-    ``distil_pair_encoder.py`` refitted, the layer's new parameters (replacing it)."""
+    the (since removed) distillation script refitted, the layer's new parameters (replacing it)."""
     from caic.compiler.lint.encoder import merge_lora
 
     rng = np.random.default_rng(1)
