@@ -41,7 +41,7 @@ patterns (``refusal_patterns.py``) are generic English refusal and compliance ph
 not sentences from any benchmark; ``benchmarks/refusal_classifier.py`` measures them on
 591 labelled completions written for the project. Completions written after a version of
 the classifier and scored once before it was changed again (the honest estimate for unseen
-text): 80.8% (n=78), 87.7% (n=57) and 97.6% (n=41) for three successive versions; see the
+text): 80.8% (n=78), 87.7% (n=57) and 97.6% (n=41) for three successive versions; see
 docs/benchmarks.md for the figures. Partial refusals are the hardest class: where a refusal is
 followed by related help, labels themselves disagree.
 """

@@ -53,7 +53,7 @@ def test_flawed_triggers_every_rule_it_was_written_for() -> None:
         return {d.principles for d in found if d.name == rule}
 
     # The planted pairs are found. The shipped pair encoder also flags two pairs among
-    # the four principles planted to conflict (docs/guide.md, "Known false positives"):
+    # the four principles planted to conflict (docs/benchmarks.md, "Known false positives"):
     # agree-with-user / briefest and correct-the-user / briefest (near-duplicate); the
     # bound allows one more, as a retrained model moves such borderline pairs.
     planted = {
