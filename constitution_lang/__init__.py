@@ -9,19 +9,22 @@
 
 from typing import TYPE_CHECKING, Any
 
+from caic.constitution_lang.model import (
+    LANGUAGE_VERSION,
+    Category,
+    Constitution,
+    Document,
+    Principle,
+    Settings,
+    semantic_dump,
+)
+
+# Imported here, after its submodule of the same name, so the name is the function.
+from caic.constitution_lang.resolve import resolve
+
 if TYPE_CHECKING:
     from caic.constitution_lang.api import dump, dumps, format_text, load, loads, sha256
-    from caic.constitution_lang.model import (
-        LANGUAGE_VERSION,
-        Category,
-        Constitution,
-        Document,
-        Principle,
-        Settings,
-        semantic_dump,
-    )
     from caic.constitution_lang.parser import parse
-    from caic.constitution_lang.resolve import resolve
 
 __all__ = [
     "LANGUAGE_VERSION",
@@ -43,12 +46,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """The public names, imported on first use, so that importing a submodule (the command
+    """The parser's names, imported on first use, so that importing a submodule (the command
     line's configs) does not build the parser."""
     if name in __all__:
-        from caic.constitution_lang import api, model, parser, resolve
+        from caic.constitution_lang import api, parser
 
-        for module in (api, model, parser, resolve):
+        for module in (api, parser):
             if hasattr(module, name):
                 return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -207,3 +207,17 @@ def test_parser_tables_cache_falls_back_and_saves(
         assert loads('constitution "x" { }').name == "x"
     finally:
         P._parser.cache_clear()
+
+
+def test_public_names_are_the_functions_not_submodules() -> None:
+    """The package's lazy names survive its submodules being imported (``resolve`` is both)."""
+    import importlib
+    import types
+
+    import caic.constitution_lang as lang
+
+    for sub in ("api", "fmt", "model", "parser", "resolve", "format_job"):
+        importlib.import_module(f"caic.constitution_lang.{sub}")
+    for name in lang.__all__:
+        assert not isinstance(getattr(lang, name), types.ModuleType), name
+    assert callable(lang.resolve) and callable(lang.parse) and callable(lang.load)
