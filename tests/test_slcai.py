@@ -120,7 +120,7 @@ def run_rows(
     jobs = slcai.make_jobs(c, rows, rounds, seed)
     b = backend or FakeBackend()
     out = [
-        r
+        r.model_dump(mode="json")
         for chunk in slcai.generate_rows(
             c, jobs, b, SamplingParams(max_new_tokens=8), seed=seed, batch_size=batch_size
         )
@@ -241,7 +241,8 @@ def test_templates_and_few_shot_are_used(tmp_path: Path) -> None:
         c = load(path)
         jobs = slcai.make_jobs(c, load_prompts(str(SMALL))[:1], 1, 5)
         b = FakeBackend()
-        (row,) = next(slcai.generate_rows(c, jobs, b, SamplingParams(), seed=5, batch_size=4))
+        (trace,) = next(slcai.generate_rows(c, jobs, b, SamplingParams(), seed=5, batch_size=4))
+        row = trace.model_dump()
         rnd = row["rounds"][0]
         prompt, answer = row["prompt"], row["initial_response"]
         assert rnd["critique_request"] == (
@@ -285,7 +286,7 @@ def test_context_window_skips_long_prompts(tmp_path: Path) -> None:
     jobs = slcai.make_jobs(c, rows, 1, 7)
     params = SamplingParams(max_new_tokens=64)
     keep, skipped = slcai.context_filter(plan, jobs, FakeBackend("6000"), params)
-    assert skipped == ["long"] and [j["id"] for j in keep] == ["p1", "p2", "p3"]
+    assert skipped == ["long"] and [j.id for j in keep] == ["p1", "p2", "p3"]
     keep, skipped = slcai.context_filter(plan, jobs, FakeBackend("100000"), params)
     assert skipped == [] and len(keep) == 4
     with pytest.raises(UsageError, match="context"):

@@ -185,12 +185,23 @@ def token_counter(backend: Backend) -> Callable[[str], int]:
     return lambda s: len(s.encode("utf-8"))
 
 
+class Job(BaseModel):
+    """One prompt to take through SL-CAI, with its K drawn principles (one per round)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    prompt: str
+    category: str | None
+    principles: tuple[str, ...]
+
+
 def context_filter(
     plan: CritiquePlan,
-    jobs: list[dict[str, Any]],
+    jobs: list[Job],
     backend: Backend,
     params: SamplingParams,
-) -> tuple[list[dict[str, Any]], list[str]]:
+) -> tuple[list[Job], list[str]]:
     """Split jobs into those whose longest conversation fits the context, and skipped ids.
 
     The longest conversation of a trace is a round's revision step: few-shot turns,
@@ -222,12 +233,12 @@ def context_filter(
         )
     keep, skipped = [], []
     for job in jobs:
-        n = count(job["prompt"])
-        longest = max((need(p, n) for p in job["principles"]), default=n + new)
+        n = count(job.prompt)
+        longest = max((need(p, n) for p in job.principles), default=n + new)
         if longest <= backend.max_context:
             keep.append(job)
         else:
-            skipped.append(job["id"])
+            skipped.append(job.id)
     return keep, skipped
 
 
@@ -238,17 +249,17 @@ def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 def trace_batch(
     plan: CritiquePlan,
-    jobs: list[dict[str, Any]],
+    jobs: list[Job],
     backend: Backend,
     params: SamplingParams,
     seed: int,
-) -> list[dict[str, Any]]:
+) -> list[tuple[str, list[Round]]]:
     """Run one chunk of jobs through the initial answer and every round; their traces.
 
     Each step is one batched ``generate`` call over the whole chunk. Returns
-    ``{initial_response, rounds}`` per job, in order.
+    ``(initial_response, rounds)`` per job, in order.
     """
-    ids = [j["id"] for j in jobs]
+    ids = [j.id for j in jobs]
 
     def gen(stage: str, convs: list[list[Message]]) -> list[str]:
         p = params.model_copy(update={"seed": call_seed(seed, stage, ids)})
@@ -257,12 +268,12 @@ def trace_batch(
             raise RuntimeError(f"backend returned {len(out)} replies for {len(convs)} prompts")
         return [s.strip() for s in out]
 
-    answers = gen("initial", [[{"role": "user", "content": j["prompt"]}] for j in jobs])
-    traces: list[dict[str, Any]] = [{"initial_response": a, "rounds": []} for a in answers]
-    k = len(jobs[0]["principles"]) if jobs else 0
+    answers = gen("initial", [[{"role": "user", "content": j.prompt}] for j in jobs])
+    traces: list[tuple[str, list[Round]]] = [(a, []) for a in answers]
+    k = len(jobs[0].principles) if jobs else 0
     for r in range(k):
         crit_convs = [
-            plan.critique_messages(j["principles"][r], j["prompt"], a)
+            plan.critique_messages(j.principles[r], j.prompt, a)
             for j, a in zip(jobs, answers, strict=True)
         ]
         critiques = gen(f"critique{r}", crit_convs)
@@ -270,7 +281,7 @@ def trace_batch(
             [
                 *conv,
                 {"role": "assistant", "content": crit},
-                *plan.revision_messages(j["principles"][r], j["prompt"], a),
+                *plan.revision_messages(j.principles[r], j.prompt, a),
             ]
             for conv, crit, j, a in zip(crit_convs, critiques, jobs, answers, strict=True)
         ]
@@ -278,21 +289,21 @@ def trace_batch(
         for t, j, cc, crit, rc, rev in zip(
             traces, jobs, crit_convs, critiques, rev_convs, answers, strict=True
         ):
-            t["rounds"].append(
-                {
-                    "principle": j["principles"][r],
-                    "critique_request": cc[-1]["content"],
-                    "critique": crit,
-                    "revision_request": rc[-1]["content"],
-                    "revision": rev,
-                }
+            t[1].append(
+                Round(
+                    principle=j.principles[r],
+                    critique_request=cc[-1]["content"],
+                    critique=crit,
+                    revision_request=rc[-1]["content"],
+                    revision=rev,
+                )
             )
     return traces
 
 
 def generate_rows(
     c: Constitution,
-    jobs: list[dict[str, Any]],
+    jobs: list[Job],
     backend: Backend,
     params: SamplingParams,
     *,
@@ -300,8 +311,8 @@ def generate_rows(
     batch_size: int,
     backend_spec: str = "default",
     plan: CritiquePlan | None = None,
-) -> Iterator[list[dict[str, Any]]]:
-    """Yield the complete :class:`TraceRow` dicts of each chunk of ``batch_size`` jobs."""
+) -> Iterator[list[TraceRow]]:
+    """Yield the complete :class:`TraceRow` of each chunk of ``batch_size`` jobs."""
     plan = plan or CritiquePlan(c)
     ref = ConstitutionRef(name=c.name, version=c.version, sha256=sha256(c))
     sampling = Sampling(
@@ -310,15 +321,14 @@ def generate_rows(
     for chunk in chunks(jobs, max(1, batch_size)):
         traces = trace_batch(plan, chunk, backend, params, seed)
         rows = []
-        for job, t in zip(chunk, traces, strict=True):
-            rounds = [Round(**r) for r in t["rounds"]]
+        for job, (initial, rounds) in zip(chunk, traces, strict=True):
             row = TraceRow(
-                id=job["id"],
-                prompt=job["prompt"],
-                category=None if job.get("category") is None else str(job["category"]),
-                initial_response=t["initial_response"],
+                id=job.id,
+                prompt=job.prompt,
+                category=job.category,
+                initial_response=initial,
                 rounds=rounds,
-                final_response=rounds[-1].revision if rounds else t["initial_response"],
+                final_response=rounds[-1].revision if rounds else initial,
                 constitution=ref,
                 model=backend.model_id,
                 backend=backend_spec,
@@ -326,25 +336,22 @@ def generate_rows(
                 sampling=sampling,
                 caic_version=caic.__version__,
             )
-            rows.append(row.model_dump(mode="json"))
+            rows.append(row)
         yield rows
 
 
-def make_jobs(
-    c: Constitution, prompts: list[dict[str, Any]], rounds: int, seed: int
-) -> list[dict[str, Any]]:
-    """The compiled SL-CAI jobs for ``prompts``: ``{id, prompt, category, principles}``."""
+def make_jobs(c: Constitution, prompts: list[dict[str, Any]], rounds: int, seed: int) -> list[Job]:
+    """The compiled SL-CAI jobs for ``prompts`` (``compiler.bind``'s draws)."""
     from caic.compiler.bind import sl_cai_jobs
 
-    jobs = sl_cai_jobs(c, prompts, rounds, seed)
     return [
-        {
-            "id": j["prompt_id"],
-            "prompt": j["prompt"],
-            "category": j["category"],
-            "principles": list(j["principles"]),
-        }
-        for j in jobs
+        Job(
+            id=j["prompt_id"],
+            prompt=j["prompt"],
+            category=None if j["category"] is None else str(j["category"]),
+            principles=tuple(j["principles"]),
+        )
+        for j in sl_cai_jobs(c, prompts, rounds, seed)
     ]
 
 
@@ -405,7 +412,7 @@ class SFTRow(BaseModel):
 
 def sft_rows(
     rows: Iterable[tuple[int, dict[str, Any]]], path: str
-) -> tuple[list[dict[str, Any]], list[str]]:
+) -> tuple[list[SFTRow], list[str]]:
     """TRL SFT rows (conversational ``messages``) from trace rows; and ids skipped as empty.
 
     Each trace row is validated against :class:`TraceRow`; a bad one is a
@@ -413,7 +420,7 @@ def sft_rows(
     """
     from caic.io import validate_row
 
-    out: list[dict[str, Any]] = []
+    out: list[SFTRow] = []
     empty: list[str] = []
     for line, raw in rows:
         row = validate_row(TraceRow, raw, path=path, line=line, what="an sl-cai trace")
@@ -434,6 +441,6 @@ def sft_rows(
                 model=row.model,
                 seed=row.seed,
                 caic_version=caic.__version__,
-            ).model_dump(mode="json")
+            )
         )
     return out, empty

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from caic.config import Config
 from caic.errors import usage_error
 from caic.progress import Progress, Say, no_progress, quiet
+
+if TYPE_CHECKING:
+    from caic.training.slcai import Job
 
 
 class _Config(Config):
@@ -114,7 +117,7 @@ def generate(
     )
     t0 = time.perf_counter()
     with ResumableJsonl(cfg.out, fp, key="id") as sink:
-        todo = [j for j in jobs if j["id"] not in sink.done]
+        todo = [j for j in jobs if j.id not in sink.done]
         already = len(jobs) - len(todo)
         if not todo:
             say(f"{cfg.out}: all {len(jobs)} prompts already done")
@@ -138,7 +141,7 @@ def _run(
     cfg: GenerateConfig,
     c: Any,
     plan: Any,
-    todo: list[dict[str, Any]],
+    todo: list[Job],
     already: int,
     params: Any,
     seed: int,
@@ -170,7 +173,7 @@ def _run(
             backend_spec=spec,
             plan=plan,
         ):
-            sink.append(rows)
+            sink.append([r.model_dump(mode="json") for r in rows])
             done += len(rows)
             progress("sl-cai", done, total)
     return done - already, skipped
@@ -210,11 +213,13 @@ def export(cfg: ExportConfig, *, say: Say = quiet) -> ExportResult:
         import datasets
 
         with atomic_dir(cfg.out) as tmp:
-            datasets.Dataset.from_list(rows).save_to_disk(str(tmp))
+            datasets.Dataset.from_list([r.model_dump(mode="json") for r in rows]).save_to_disk(
+                str(tmp)
+            )
     else:
         with atomic_write(cfg.out) as f:
             for r in rows:
-                f.write(dumps_json(r) + "\n")
+                f.write(dumps_json(r.model_dump(mode="json")) + "\n")
     if empty:
         say(f"skipped {len(empty)} trace(s) with an empty final response")
     return ExportResult(out=cfg.out, rows=len(rows), empty=len(empty))
