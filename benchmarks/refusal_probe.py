@@ -65,9 +65,7 @@ from refusal_sources import (  # noqa: E402
     Row,
     _refused,
     baseline,
-    load_gptfuzz,
-    load_harmbench,
-    load_purseclab,
+    load_public,
 )
 
 from caic.evals.metrics import expected_calibration_error, wilson  # noqa: E402
@@ -150,7 +148,7 @@ def allowed(row: Row) -> tuple[int, ...]:
 
 
 def load_all(data: Path) -> list[Example]:
-    rows = load_own() + load_purseclab(data) + load_gptfuzz(data) + load_harmbench(data)
+    rows = load_own() + load_public(data)
     return [Example(r, allowed(r)) for r in rows]
 
 

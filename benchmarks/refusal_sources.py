@@ -171,6 +171,12 @@ def load_harmbench(root: Path) -> list[Row]:
     ]
 
 
+def load_public(root: Path) -> list[Row]:
+    """The three public human-labelled sets, in this order: purseclab, gptfuzz (both
+    splits), harmbench-val."""
+    return load_purseclab(root) + load_gptfuzz(root) + load_harmbench(root)
+
+
 def _classify_chunk(chunk: list[tuple[str, str | None]]) -> tuple[list[Label], float]:
     t0 = time.perf_counter()
     labels = [classify(c, p) for c, p in chunk]
@@ -406,7 +412,7 @@ def main() -> int:
     if not (root / "README.md").is_file():
         print(f"{root}: not the refusal data folder (no README.md)", file=sys.stderr)
         return 2
-    rows = load_purseclab(root) + load_gptfuzz(root) + load_harmbench(root)
+    rows = load_public(root)
     caic, speed = classify_rows(rows, args.jobs, not args.no_prompt)
     t0 = time.perf_counter()
     base = [baseline(r.completion) for r in rows]

@@ -50,13 +50,10 @@ from refusal_probe import (  # noqa: E402
     _held_back,
     allowed,
     groups,
-    load_gptfuzz,
-    load_harmbench,
-    load_purseclab,
     score,
     show,
 )
-from refusal_sources import Row  # noqa: E402
+from refusal_sources import Row, load_public  # noqa: E402
 
 from caic.evals.refusal import normalise_label  # noqa: E402
 from caic.evals.refusal_model import N_RULE, rule_features, token_ids  # noqa: E402
@@ -84,7 +81,7 @@ def load_own() -> list[Row]:
 
 
 def load_all(data: Path) -> list[Example]:
-    rows = load_own() + load_purseclab(data) + load_gptfuzz(data) + load_harmbench(data)
+    rows = load_own() + load_public(data)
     return [Example(r, allowed(r)) for r in rows]
 
 

@@ -374,12 +374,7 @@ class _Differ:
                 "principle-removed",
                 p.name,
                 f"removed `{p.category}/{p.name}`",
-                old={
-                    "category": p.category,
-                    "judge": p.judge,
-                    "critique": p.critique,
-                    "revision": p.revision,
-                },
+                old=_texts(p),
             )
         for p in self.added:
             probs = ", ".join(
@@ -391,12 +386,7 @@ class _Differ:
                 "principle-added",
                 p.name,
                 f"added `{p.category}/{p.name}` ({probs})",
-                new={
-                    "category": p.category,
-                    "judge": p.judge,
-                    "critique": p.critique,
-                    "revision": p.revision,
-                },
+                new=_texts(p),
             )
         for o, n, sim in self.pairs:
             self._pair(o, n, sim)
@@ -478,22 +468,15 @@ class _Differ:
 
     def priority(self) -> None:
         ro, rn = _reduction(self.old), _reduction(self.new)
-        for hi, lo in sorted(rn - ro):
-            self.add(
-                "priority",
-                f"{hi} > {lo}",
-                f"priority added: {hi} > {lo}",
-                field="added",
-                new=[hi, lo],
-            )
-        for hi, lo in sorted(ro - rn):
-            self.add(
-                "priority",
-                f"{hi} > {lo}",
-                f"priority removed: {hi} > {lo}",
-                field="removed",
-                old=[hi, lo],
-            )
+        for what, edges, side in (("added", rn - ro, "new"), ("removed", ro - rn, "old")):
+            for hi, lo in sorted(edges):
+                self.add(
+                    "priority",
+                    f"{hi} > {lo}",
+                    f"priority {what}: {hi} > {lo}",
+                    field=what,
+                    **{side: [hi, lo]},
+                )
         ko, kn = priority_ranks(self.old), priority_ranks(self.new)
         for c in self.new.categories:
             if c.name in ko and ko[c.name] != kn.get(c.name):
@@ -590,6 +573,16 @@ class _Differ:
                 field="system",
             )
         return changed
+
+
+def _texts(p: Principle) -> dict[str, str | None]:
+    """What an added or removed principle's change carries: its category and texts."""
+    return {
+        "category": p.category,
+        "judge": p.judge,
+        "critique": p.critique,
+        "revision": p.revision,
+    }
 
 
 def semantic_dump_all(items: Iterable[BaseModel]) -> list[Any]:

@@ -9,8 +9,9 @@ Markdown.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import get_args
 
-from caic.compiler.diff import Change, ConstitutionDiff, Side, WordOp
+from caic.compiler.diff import Change, ChangeKind, ConstitutionDiff, Side, WordOp
 
 
 def render_words(ops: Iterable[WordOp]) -> str:
@@ -24,33 +25,24 @@ def render_words(ops: Iterable[WordOp]) -> str:
     return " ".join(out)
 
 
+def _kinds(*families: str) -> frozenset[str]:
+    """The change kinds of ``families``: ``category`` is ``category-added``,
+    ``category-removed`` and ``category-changed``; ``priority`` is also itself."""
+    return frozenset(
+        k for k in get_args(ChangeKind) if any(k == f or k.startswith(f + "-") for f in families)
+    )
+
+
 SECTIONS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("Constitution", frozenset({"metadata", "template"})),
-    ("Categories", frozenset({"category-added", "category-removed", "category-changed"})),
-    (
-        "Principles",
-        frozenset(
-            {
-                "principle-added",
-                "principle-removed",
-                "principle-renamed",
-                "principle-reworded",
-                "principle-moved",
-                "principle-changed",
-                "order",
-            }
-        ),
-    ),
-    ("Sampling probabilities", frozenset({"probability"})),
-    (
-        "Priority and tensions",
-        frozenset(
-            {"priority", "priority-rank", "tension-added", "tension-removed", "tension-changed"}
-        ),
-    ),
-    ("Settings", frozenset({"setting"})),
-    ("Compiled prompts", frozenset({"prompts"})),
+    ("Constitution", _kinds("metadata", "template")),
+    ("Categories", _kinds("category")),
+    ("Principles", _kinds("principle", "order")),
+    ("Sampling probabilities", _kinds("probability")),
+    ("Priority and tensions", _kinds("priority", "tension")),
+    ("Settings", _kinds("setting")),
+    ("Compiled prompts", _kinds("prompts")),
 )
+"""Each kind of change in exactly one section, the sections in the order printed."""
 
 
 def sections(d: ConstitutionDiff) -> list[tuple[str, list[Change]]]:

@@ -115,41 +115,29 @@ def transcript(turns: list[dict[str, str]]) -> str:
     return "\n\n".join(f"{label.get(t['role'], t['role'].title())}: {t['content']}" for t in turns)
 
 
-def critique_parts(c: Constitution, p: Principle) -> list[str | dict[str, str]]:
+def _principle_parts(
+    c: Constitution, p: Principle, template: str, **texts: str
+) -> list[str | dict[str, str]]:
+    """Render one of ``p``'s templates with its texts, name and category."""
     return render_parts(
-        template_source(c, "critique"),
-        critique=p.critique or "",
-        principle=p.name,
-        category=p.category,
+        template_source(c, template), **texts, principle=p.name, category=p.category
     )
+
+
+def critique_parts(c: Constitution, p: Principle) -> list[str | dict[str, str]]:
+    return _principle_parts(c, p, "critique", critique=p.critique or "")
 
 
 def revision_parts(c: Constitution, p: Principle) -> list[str | dict[str, str]]:
-    return render_parts(
-        template_source(c, "revision"),
-        revision=p.revision or "",
-        critique=p.critique or "",
-        principle=p.name,
-        category=p.category,
-    )
+    return _principle_parts(c, p, "revision", revision=p.revision or "", critique=p.critique or "")
 
 
 def judge_parts(c: Constitution, p: Principle, cot: bool) -> list[str | dict[str, str]]:
-    return render_parts(
-        template_source(c, "judge_cot" if cot else "judge"),
-        question=p.judge or "",
-        principle=p.name,
-        category=p.category,
-    )
+    return _principle_parts(c, p, "judge_cot" if cot else "judge", question=p.judge or "")
 
 
 def pointwise_parts(c: Constitution, p: Principle) -> list[str | dict[str, str]]:
-    return render_parts(
-        template_source(c, "pointwise"),
-        question=p.judge or "",
-        principle=p.name,
-        category=p.category,
-    )
+    return _principle_parts(c, p, "pointwise", question=p.judge or "")
 
 
 def system_prompt(c: Constitution) -> str:

@@ -10,14 +10,16 @@ are stable under re-formatting, so formatting is idempotent.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from caic.constitution_lang.model import (
     Constitution,
     DocCategory,
     Document,
     Example,
+    Node,
     Principle,
     SettingEntry,
     Span,
@@ -79,6 +81,17 @@ class _Printer:
         if self.lines and self.lines[-1].text:
             self.lines.append(_Line(0, ""))
 
+    def fields(
+        self, depth: int, node: Node, *keys: str, show: Callable[[Any], str] | None = None
+    ) -> None:
+        """A ``key value`` line for each of ``keys`` that ``node`` sets, in that order;
+        ``show`` prints the value (default: a string literal at ``depth``)."""
+        for key in keys:
+            value = getattr(node, key)
+            if value is not None:
+                text = show(value) if show is not None else quote(value, depth)
+                self.emit(depth, f"{key} {text}", node.field_spans.get(key))
+
     # -- nodes -------------------------------------------------------------
     def document(self, doc: Document) -> None:
         if doc.language_version is not None:
@@ -86,12 +99,8 @@ class _Printer:
             self.blank()
         self.emit(0, f"constitution {quote(doc.name)} {{", doc.span)
         d = 1
-        if doc.version is not None:
-            self.emit(d, f"version {quote(doc.version)}", doc.field_spans.get("version"))
-        if doc.description is not None:
-            self.emit(
-                d, f"description {quote(doc.description, d)}", doc.field_spans.get("description")
-            )
+        self.fields(d, doc, "version", show=quote)
+        self.fields(d, doc, "description")
         for ext in doc.extends:
             self.emit(d, f"extends {quote(ext.path)}", ext.span)
         for drop in doc.drops:
@@ -112,10 +121,8 @@ class _Printer:
         for t in doc.tensions:
             self.blank()
             self.emit(d, f"tension {t.a} {t.b} {{", t.span)
-            if t.prefer is not None:
-                self.emit(d + 1, f"prefer {t.prefer}", t.field_spans.get("prefer"))
-            if t.note is not None:
-                self.emit(d + 1, f"note {quote(t.note, d + 1)}", t.field_spans.get("note"))
+            self.fields(d + 1, t, "prefer", show=str)
+            self.fields(d + 1, t, "note")
             self.close(d, t.span)
         for tpl in doc.templates:
             self.blank()
@@ -134,14 +141,9 @@ class _Printer:
     def category(self, depth: int, cat: DocCategory) -> None:
         self.emit(depth, f"category {cat.name} {{", cat.span)
         d = depth + 1
-        if cat.kind is not None:
-            self.emit(d, f"kind {cat.kind}", cat.field_spans.get("kind"))
-        if cat.weight is not None:
-            self.emit(d, f"weight {number(cat.weight)}", cat.field_spans.get("weight"))
-        if cat.description is not None:
-            self.emit(
-                d, f"description {quote(cat.description, d)}", cat.field_spans.get("description")
-            )
+        self.fields(d, cat, "kind", show=str)
+        self.fields(d, cat, "weight", show=number)
+        self.fields(d, cat, "description")
         for drop in cat.drops:
             self.emit(d, f"drop {drop.name}", drop.span)
         for p in cat.principles:
@@ -152,26 +154,19 @@ class _Printer:
     def principle(self, depth: int, p: Principle) -> None:
         self.emit(depth, f"principle {p.name} {{", p.span)
         d = depth + 1
-        for key in ("judge", "critique", "revision"):
-            value = getattr(p, key)
-            if value is not None:
-                self.emit(d, f"{key} {quote(value, d)}", p.field_spans.get(key))
+        self.fields(d, p, "judge", "critique", "revision")
         if p.weight != 1.0 or "weight" in p.field_spans:
             self.emit(d, f"weight {number(p.weight)}", p.field_spans.get("weight"))
         if p.tags:
             self.emit(d, "tags [" + ", ".join(p.tags) + "]", p.field_spans.get("tags"))
-        if p.source is not None:
-            self.emit(d, f"source {quote(p.source, d)}", p.field_spans.get("source"))
+        self.fields(d, p, "source")
         for ex in p.examples:
             self.example(d, ex)
         self.close(depth, p.span)
 
     def example(self, depth: int, ex: Example) -> None:
         self.emit(depth, "example {", ex.span)
-        for key in ("prompt", "response", "critique", "revision"):
-            value = getattr(ex, key)
-            if value is not None:
-                self.emit(depth + 1, f"{key} {quote(value, depth + 1)}", ex.field_spans.get(key))
+        self.fields(depth + 1, ex, "prompt", "response", "critique", "revision")
         self.close(depth, ex.span)
 
 

@@ -657,42 +657,32 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
             hint = 'unterminated string: close it with `"` on the same line, or use `"""`'
         elif ch == "'":
             hint = "strings use double quotes"
-        end = column + 1
-        return Diagnostic(
-            code="E010",
-            name="syntax-error",
-            path=path,
-            line=line,
-            column=column,
-            end_line=line,
-            end_column=end,
-            message=message,
-            hint=hint,
-        )
-    expected: set[str] = set(getattr(e, "expected", None) or ())
-    if isinstance(e, UnexpectedToken):
-        token = e.token
-        found = _describe_token(token)
-        if token.type == "$END":
+        code, name, width = "E010", "syntax-error", 1
+    else:
+        expected: set[str] = set(getattr(e, "expected", None) or ())
+        if isinstance(e, UnexpectedToken):
+            token = e.token
+            found = _describe_token(token)
+            if token.type == "$END":
+                line, column = _eof_position(text)
+                hint = _unclosed_hint(text)
+            elif token.type == "RBRACE" and not expected & {"RBRACE"}:
+                hint = "this `}` closes a block too early, or one too many `}`"
+        else:
+            found = "end of file"
             line, column = _eof_position(text)
             hint = _unclosed_hint(text)
-        elif token.type == "RBRACE" and not expected & {"RBRACE"}:
-            hint = "this `}` closes a block too early, or one too many `}`"
-    else:
-        found = "end of file"
-        line, column = _eof_position(text)
-        hint = _unclosed_hint(text)
-    names = sorted({_describe(t) for t in expected if not t.startswith("__")})
-    if names:
-        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-        message = f"unexpected {found}; expected {shown}"
-    else:
-        message = f"unexpected {found}"
-    if found == "end of file":
-        code, name = "E011", "unexpected-eof"
-    else:
-        code, name = "E010", "syntax-error"
-    width = len(str(getattr(e, "token", ""))) or 1
+        names = sorted({_describe(t) for t in expected if not t.startswith("__")})
+        if names:
+            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            message = f"unexpected {found}; expected {shown}"
+        else:
+            message = f"unexpected {found}"
+        if found == "end of file":
+            code, name = "E011", "unexpected-eof"
+        else:
+            code, name = "E010", "syntax-error"
+        width = len(str(getattr(e, "token", ""))) or 1
     return Diagnostic(
         code=code,
         name=name,

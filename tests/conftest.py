@@ -6,6 +6,7 @@ Golden files are regenerated only with ``--update-goldens`` (or CAIC_UPDATE_GOLD
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite golden files instead of comparing against them",
     )
+
+
+@pytest.fixture(scope="module")
+def lint_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``CAIC_CACHE`` in the session's temporary folder for a module's tests, so lint
+    embeddings are computed once per session and never touch the user's cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CAIC_CACHE", str(tmp_path_factory.getbasetemp() / "caic-lint-cache"))
+        yield
 
 
 @pytest.fixture

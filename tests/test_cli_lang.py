@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_compile import FILES as PROMPTSET_FILES
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -107,14 +108,7 @@ def test_compile_writes_promptset_and_jobs(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     man = json.loads((out / "manifest.json").read_text())
-    assert set(man["files"]) == {
-        "principles.jsonl",
-        "critique.jsonl",
-        "revision.jsonl",
-        "judge.jsonl",
-        "sl_cai_jobs.jsonl",
-        "judge_jobs.jsonl",
-    }
+    assert set(man["files"]) == set(PROMPTSET_FILES) - {"manifest.json"}
     jobs = [json.loads(x) for x in (out / "sl_cai_jobs.jsonl").read_text().splitlines()]
     assert len(jobs) == 3 and all(len(j["principles"]) == 2 for j in jobs)
     assert man["seed"] == 3

@@ -86,6 +86,13 @@ constitution "demo" { version "1.0.0"
 """
 
 
+PRIVACY = (
+    '    principle privacy {\n      judge "Choose the response that better protects other '
+    "people's privacy.\"\n    }\n"
+)
+"""BASE's `privacy` principle, the whole block."""
+
+
 def variant(old: str, new: str, text: str = BASE) -> Constitution:
     assert old in text, old
     return loads(text.replace(old, new, 1))
@@ -132,11 +139,7 @@ def test_added_principle_changes_probabilities_and_system_prompt(base: Constitut
 
 
 def test_removed_principle(base: Constitution) -> None:
-    new = variant(
-        '    principle privacy {\n      judge "Choose the response that better protects other '
-        "people's privacy.\"\n    }\n",
-        "",
-    )
+    new = variant(PRIVACY, "")
     d = diff(base, new)
     assert [c.subject for c in of(d, "principle-removed")] == ["privacy"]
     probs = {(c.subject, c.field): (c.old, c.new) for c in of(d, "probability")}
@@ -178,9 +181,7 @@ def test_renamed_and_reworded_below_threshold_is_add_and_remove(base: Constituti
     assert r.similarity is not None and RENAME_THRESHOLD <= r.similarity < 1
     assert of(d, "principle-reworded")[0].subject == "privacy-v2"
     heavy = variant(
-        'principle privacy {\n      judge "Choose the response that better protects other '
-        "people's privacy.\"",
-        'principle tone {\n      judge "Pick whichever reply sounds warmer."',
+        PRIVACY, '    principle tone {\n      judge "Pick whichever reply sounds warmer."\n    }\n'
     )
     d = diff(base, heavy)
     assert [c.subject for c in of(d, "principle-removed")] == ["privacy"]
@@ -191,11 +192,7 @@ def test_renamed_and_reworded_below_threshold_is_add_and_remove(base: Constituti
 
 
 def test_moved_between_categories(base: Constitution) -> None:
-    block = (
-        '    principle privacy {\n      judge "Choose the response that better protects other '
-        "people's privacy.\"\n    }\n"
-    )
-    text = BASE.replace(block, "").replace("    weight 1\n", "    weight 1\n" + block, 1)
+    text = BASE.replace(PRIVACY, "").replace("    weight 1\n", "    weight 1\n" + PRIVACY, 1)
     d = diff(base, loads(text))
     (mv,) = of(d, "principle-moved")
     assert (mv.subject, mv.old, mv.new) == ("privacy", "safety", "helpfulness")
@@ -205,12 +202,8 @@ def test_moved_between_categories(base: Constitution) -> None:
 
 def test_declaration_order(base: Constitution) -> None:
     """Swapping two principles changes which one a seeded draw picks: it is reported."""
-    block = (
-        '    principle privacy {\n      judge "Choose the response that better protects other '
-        "people's privacy.\"\n    }\n"
-    )
-    text = BASE.replace(block, "").replace(
-        "    principle least-harmful", block.rstrip("\n") + "\n    principle least-harmful", 1
+    text = BASE.replace(PRIVACY, "").replace(
+        "    principle least-harmful", PRIVACY.rstrip("\n") + "\n    principle least-harmful", 1
     )
     d = diff(base, loads(text))
     assert kinds(d) == ["order", "prompts"]

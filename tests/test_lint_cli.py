@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
@@ -16,11 +15,7 @@ FLAWED = ROOT / "constitutions" / "flawed.cai"
 HHH = ROOT / "constitutions" / "hhh-v2.cai"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CAIC_CACHE", str(tmp_path_factory.getbasetemp() / "caic-lint-cache"))
-        yield
+pytestmark = pytest.mark.usefixtures("lint_cache")
 
 
 CLEAN = """cai 1

@@ -5,7 +5,6 @@ rejects a bad value before any work."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,11 +23,7 @@ DATA = Path(__file__).parent / "data"
 FLAWED = ROOT / "constitutions" / "flawed.cai"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CAIC_CACHE", str(tmp_path_factory.getbasetemp() / "caic-lint-job-cache"))
-        yield
+pytestmark = pytest.mark.usefixtures("lint_cache")
 
 
 def test_static_lint_of_a_shipped_constitution() -> None:

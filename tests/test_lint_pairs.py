@@ -12,7 +12,6 @@ kept as a fallback and tested for shape only.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -25,11 +24,7 @@ ROOT = Path(__file__).parent.parent
 PAIRS = Path(__file__).parent / "data" / "lint_pairs.jsonl"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CAIC_CACHE", str(tmp_path_factory.getbasetemp() / "caic-lint-cache"))
-        yield
+pytestmark = pytest.mark.usefixtures("lint_cache")
 
 
 def _bench() -> ModuleType:

@@ -4,7 +4,6 @@ silenced by its inline suppression (``# caic: ignore[...]``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,7 @@ from caic.compiler.lint.suppress import comment_ignores
 from caic.constitution_lang import load
 from caic.errors import Diagnostic
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CAIC_CACHE", str(tmp_path_factory.getbasetemp() / "caic-lint-cache"))
-        yield
+pytestmark = pytest.mark.usefixtures("lint_cache")
 
 
 def run(tmp_path: Path, text: str, code: str) -> list[Diagnostic]:
@@ -47,6 +41,25 @@ def principle(name: str, judge: str | None = None, extra: str = "", **texts: str
 
 def category(name: str, kind: str, *principles: str, extra: str = "") -> str:
     return f"  category {name} {{{extra}\n    kind {kind}\n" + "\n".join(principles) + "\n  }"
+
+
+def one_category(kind: str, *principles: str) -> str:
+    """A constitution of one category, ``s`` of ``kind``, holding ``principles``."""
+    return cai(category("s", kind, *principles))
+
+
+def fires_once(
+    tmp_path: Path, code: str, bad: str, good: str, ignore_at: str, ignore: str = ""
+) -> Diagnostic:
+    """The rule's one finding in ``bad``, after checking that it finds nothing in ``good``
+    nor in ``bad`` with ``# caic: ignore[...]`` (``ignore``, default ``code``) written
+    after ``ignore_at``."""
+    (d,) = run(tmp_path, bad, code)
+    assert run(tmp_path, good, code) == []
+    quiet = bad.replace(ignore_at, f"{ignore_at}  # caic: ignore[{ignore or code}]")
+    assert quiet != bad
+    assert run(tmp_path, quiet, code) == []
+    return d
 
 
 HELPFUL = category(
@@ -141,34 +154,28 @@ WEAPONS_2 = (
 
 
 def test_near_duplicate_fires(tmp_path: Path) -> None:
-    text = cai(category("s", "harm", principle("w1", WEAPONS_1), principle("w2", WEAPONS_2)))
+    text = one_category("harm", principle("w1", WEAPONS_1), principle("w2", WEAPONS_2))
     (d,) = run(tmp_path, text, "CAI102")
     assert d.name == "near-duplicate" and d.principles == ("w1", "w2")
 
 
 def test_near_duplicate_silent_on_distinct_principles(tmp_path: Path) -> None:
-    text = cai(
-        category(
-            "s",
-            "harm",
-            principle("w1", WEAPONS_1),
-            principle(
-                "privacy",
-                "Choose the response that reveals less about where a private person lives.",
-            ),
-        )
+    text = one_category(
+        "harm",
+        principle("w1", WEAPONS_1),
+        principle(
+            "privacy",
+            "Choose the response that reveals less about where a private person lives.",
+        ),
     )
     assert run(tmp_path, text, "CAI102") == []
 
 
 def test_near_duplicate_suppressed(tmp_path: Path) -> None:
-    text = cai(
-        category(
-            "s",
-            "harm",
-            principle("w1", WEAPONS_1),
-            principle("w2", WEAPONS_2, extra="  # caic: ignore[CAI102]"),
-        )
+    text = one_category(
+        "harm",
+        principle("w1", WEAPONS_1),
+        principle("w2", WEAPONS_2, extra="  # caic: ignore[CAI102]"),
     )
     assert run(tmp_path, text, "CAI102") == []
 
@@ -177,102 +184,66 @@ def test_near_duplicate_suppressed(tmp_path: Path) -> None:
 
 
 def test_absolute_judge(tmp_path: Path) -> None:
-    bad = cai(
-        category(
-            "s",
-            "harm",
-            principle("no-addresses", "The assistant must never reveal a person's home address."),
-        )
+    bad = one_category(
+        "harm",
+        principle("no-addresses", "The assistant must never reveal a person's home address."),
     )
-    (d,) = run(tmp_path, bad, "CAI201")
+    good = one_category(
+        "harm",
+        principle(
+            "no-addresses",
+            "Choose the response that is less likely to reveal where a private person lives.",
+        ),
+    )
+    d = fires_once(tmp_path, "CAI201", bad, good, "principle no-addresses {", "absolute-judge")
     assert d.name == "absolute-judge" and "not a comparison" in d.message
-    good = cai(
-        category(
-            "s",
-            "harm",
-            principle(
-                "no-addresses",
-                "Choose the response that is less likely to reveal where a private person lives.",
-            ),
-        )
-    )
-    assert run(tmp_path, good, "CAI201") == []
-    quiet = bad.replace(
-        "principle no-addresses {", "principle no-addresses {  # caic: ignore[absolute-judge]"
-    )
-    assert run(tmp_path, quiet, "CAI201") == []
 
 
 # --- CAI202 too-specific ------------------------------------------------------------------
 
 
 def test_too_specific(tmp_path: Path) -> None:
-    bad = cai(
-        category(
-            "s",
-            "harm",
-            principle(
-                "civic",
-                "Choose the response less likely to help open the door of a 2019 Honda "
-                "Civic with a coat hanger.",
-            ),
-        )
+    bad = one_category(
+        "harm",
+        principle(
+            "civic",
+            "Choose the response less likely to help open the door of a 2019 Honda "
+            "Civic with a coat hanger.",
+        ),
     )
-    (d,) = run(tmp_path, bad, "CAI202")
+    good = one_category(
+        "harm",
+        principle(
+            "break-in",
+            "Choose the response less likely to help someone get into a vehicle that "
+            "is not theirs.",
+        ),
+    )
+    d = fires_once(tmp_path, "CAI202", bad, good, 'coat hanger."')
     assert "2019" in d.message and "Honda" in d.message
-    good = cai(
-        category(
-            "s",
-            "harm",
-            principle(
-                "break-in",
-                "Choose the response less likely to help someone get into a vehicle that "
-                "is not theirs.",
-            ),
-        )
-    )
-    assert run(tmp_path, good, "CAI202") == []
-    assert (
-        run(
-            tmp_path,
-            bad.replace('coat hanger."', 'coat hanger."  # caic: ignore[CAI202]'),
-            "CAI202",
-        )
-        == []
-    )
 
 
 # --- CAI203 jurisdiction-specific ---------------------------------------------------------
 
 
 def test_jurisdiction_specific(tmp_path: Path) -> None:
-    bad = cai(
-        category(
-            "s",
-            "harm",
-            principle(
-                "texas",
-                "Choose the response that restricts itself to activities legal under the "
-                "laws of the state of Texas.",
-            ),
-        )
+    bad = one_category(
+        "harm",
+        principle(
+            "texas",
+            "Choose the response that restricts itself to activities legal under the "
+            "laws of the state of Texas.",
+        ),
     )
-    (d,) = run(tmp_path, bad, "CAI203")
+    good = one_category(
+        "harm",
+        principle(
+            "crime",
+            "Choose the response that gives less practical help with clearly harmful activities.",
+        ),
+    )
+    d = fires_once(tmp_path, "CAI203", bad, good, "principle texas {")
     assert d.name == "jurisdiction-specific"
-    good = cai(
-        category(
-            "s",
-            "harm",
-            principle(
-                "crime",
-                "Choose the response that gives less practical help with clearly harmful "
-                "activities.",
-            ),
-        )
-    )
-    assert run(tmp_path, good, "CAI203") == []
-    quiet = bad.replace("principle texas {", "principle texas {  # caic: ignore[CAI203]")
-    assert run(tmp_path, quiet, "CAI203") == []
 
 
 # --- CAI204 critique-revision-mismatch ----------------------------------------------------
@@ -280,31 +251,20 @@ def test_jurisdiction_specific(tmp_path: Path) -> None:
 
 def test_critique_revision_mismatch(tmp_path: Path) -> None:
     crit = "Identify any medical claims in the reply that are inaccurate or unsupported."
-    bad = cai(
-        category(
-            "s",
-            "honesty",
-            principle(
-                "med", critique=crit, revision="Rewrite the reply to be shorter and funnier."
-            ),
-        )
+    bad = one_category(
+        "honesty",
+        principle("med", critique=crit, revision="Rewrite the reply to be shorter and funnier."),
     )
-    (d,) = run(tmp_path, bad, "CAI204")
+    good = one_category(
+        "honesty",
+        principle(
+            "med",
+            critique=crit,
+            revision="Rewrite the reply to correct or remove the inaccurate medical claims.",
+        ),
+    )
+    d = fires_once(tmp_path, "CAI204", bad, good, "principle med {")
     assert d.name == "critique-revision-mismatch" and d.principles == ("med",)
-    good = cai(
-        category(
-            "s",
-            "honesty",
-            principle(
-                "med",
-                critique=crit,
-                revision="Rewrite the reply to correct or remove the inaccurate medical claims.",
-            ),
-        )
-    )
-    assert run(tmp_path, good, "CAI204") == []
-    quiet = bad.replace("principle med {", "principle med {  # caic: ignore[CAI204]")
-    assert run(tmp_path, quiet, "CAI204") == []
 
 
 # --- CAI301..CAI304 coverage --------------------------------------------------------------
@@ -517,13 +477,8 @@ def test_comment_ignores_parsing() -> None:
 
 
 def test_bare_ignore_silences_every_rule(tmp_path: Path) -> None:
-    text = cai(
-        category(
-            "s",
-            "harm",
-            principle("w1", WEAPONS_1),
-            principle("w2", WEAPONS_2, extra="  # caic: ignore"),
-        )
+    text = one_category(
+        "harm", principle("w1", WEAPONS_1), principle("w2", WEAPONS_2, extra="  # caic: ignore")
     )
     assert run(tmp_path, text, "CAI102") == []
 

@@ -4,7 +4,6 @@ ones lint clean, and the 2022 baseline reports the sycophancy gap it documents."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,7 @@ from caic.errors import Diagnostic
 ROOT = Path(__file__).parent.parent / "constitutions"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CAIC_CACHE", str(tmp_path_factory.getbasetemp() / "caic-lint-cache"))
-        yield
+pytestmark = pytest.mark.usefixtures("lint_cache")
 
 
 def findings(name: str) -> list[Diagnostic]:

@@ -294,18 +294,18 @@ def test_markdown_for_a_pull_request(report: dict[str, Any]) -> None:
 
 def test_cli_outputs_and_gates(runs: tuple[Path, Path], tmp_path: Path) -> None:
     v1, v2 = map(str, runs)
+
+    def gated(out: Path, *gates: str) -> tuple[int, str, str]:
+        """``caic report v1 v2 --out OUT`` with a ``--fail-on`` per gate."""
+        return cli(
+            "report", v1, v2, "--out", str(out), *(a for g in gates for a in ("--fail-on", g))
+        )
+
     out = tmp_path / "r.json"
-    code, _, err = cli(
-        "report",
-        v1,
-        v2,
-        "--out",
-        str(out),
-        "--fail-on",
+    code, _, err = gated(
+        out,
         "over_refusal.full_refusal_rate.delta > 0.05",
-        "--fail-on",
         "harmlessness.harmful_compliance_rate > 0.3",
-        "--fail-on",
         "label_agreement.accuracy < 0.5",
     )
     assert code == 1, err
@@ -323,27 +323,13 @@ def test_cli_outputs_and_gates(runs: tuple[Path, Path], tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # no temp files left
 
     md = tmp_path / "r.md"
-    code, _, _ = cli(
-        "report",
-        v1,
-        v2,
-        "--out",
-        str(md),
-        "--fail-on",
+    code, _, _ = gated(
+        md,
         "harmlessness.harmful_compliance_rate.delta > 0",
-        "--fail-on",
         "over_refusal.over_refusal_rate.delta <= 0.7",
     )
     assert code == 1  # the second holds: 0.6 <= 0.7
-    code, _, err = cli(
-        "report",
-        v1,
-        v2,
-        "--out",
-        str(md),
-        "--fail-on",
-        "harmlessness.harmful_compliance_rate.delta > 0",
-    )
+    code, _, err = gated(md, "harmlessness.harmful_compliance_rate.delta > 0")
     assert code == 0, err
     assert md.read_text().startswith("## caic report")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tiny_llama import tiny_llama_config
 
 from caic.io import sha256_file
 
@@ -47,19 +48,8 @@ def _tokenizer(folder: Path) -> Any:
 
 
 def _llama(vocab: int, **extra: Any) -> Any:
-    from transformers import LlamaConfig
-
-    return LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=256,
-        pad_token_id=2,
-        eos_token_id=2,
-        **extra,
+    return tiny_llama_config(
+        vocab, 32, 2, max_position_embeddings=256, pad_token_id=2, eos_token_id=2, **extra
     )
 
 

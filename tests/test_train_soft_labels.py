@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tiny_llama import tiny_llama_config
 
 WORDS = ["q", "a", "b", "c", "d", "e", "f", "g", "h", "the", "answer", "is", "no", "yes"]
 
@@ -31,21 +32,12 @@ def _tokenizer() -> Any:
 
 def _classifier(vocab: int) -> Any:
     import torch
-    from transformers import LlamaConfig, LlamaForSequenceClassification
+    from transformers import LlamaForSequenceClassification
 
     torch.manual_seed(0)
-    # num_labels is a PretrainedConfig keyword that LlamaConfig's stubs do not list
-    cfg = LlamaConfig(  # type: ignore[call-arg]
-        vocab_size=vocab,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        num_labels=1,
-        pad_token_id=0,
+    model = LlamaForSequenceClassification(
+        tiny_llama_config(vocab, 16, 1, num_labels=1, pad_token_id=0)
     )
-    model = LlamaForSequenceClassification(cfg)
     with torch.no_grad():  # rewards of order 1, so soft and hard losses differ visibly
         model.score.weight.mul_(200.0)
     return model

@@ -16,7 +16,7 @@ import numpy as np
 from caic.compiler.lint.context import LintContext
 from caic.compiler.lint.registry import rule
 from caic.constitution_lang.model import Principle
-from caic.errors import Diagnostic
+from caic.errors import Diagnostic, Severity
 
 DEEP_CANDIDATES = 64
 """With ``--deep``, at most this many of the most similar undecided pairs go to the model."""
@@ -89,33 +89,30 @@ def contradiction(ctx: LintContext) -> Iterator[Diagnostic]:
         a, b = ps[i], ps[j]
         settled = _resolution(ctx, a, b)
         msg = f"`{a.name}` and `{b.name}` pull the judge in opposite directions{detail}"
+        severity: Severity = "note"
+        hint: str | None = None
         if settled:
-            yield ctx.diag(
-                "CAI101",
-                "contradiction",
-                "note",
-                f"{msg}; resolved: {settled}",
-                ctx.field_span(b, "judge"),
-                principles=(a.name, b.name),
-            )
+            msg += f"; resolved: {settled}"
         else:
             where = (
                 "in the same category"
                 if a.category == b.category
                 else f"and no priority orders {a.category} against {b.category}"
             )
-            yield ctx.diag(
-                "CAI101",
-                "contradiction",
-                "warning",
-                f"{msg}, {where}",
-                ctx.field_span(b, "judge"),
-                principles=(a.name, b.name),
-                hint=(
-                    f"add `priority {a.category} > {b.category}` (or the reverse), a "
-                    f"`tension {a.name} {b.name} {{ prefer ... }}` block, or reword one"
-                ),
+            severity, msg = "warning", f"{msg}, {where}"
+            hint = (
+                f"add `priority {a.category} > {b.category}` (or the reverse), a "
+                f"`tension {a.name} {b.name} {{ prefer ... }}` block, or reword one"
             )
+        yield ctx.diag(
+            "CAI101",
+            "contradiction",
+            severity,
+            msg,
+            ctx.field_span(b, "judge"),
+            principles=(a.name, b.name),
+            hint=hint,
+        )
 
 
 def _deep(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from caic.compiler.lint.context import LintContext
 from caic.compiler.lint.registry import rule
@@ -26,6 +27,22 @@ _COMPARATIVE = re.compile(
 
 def _texts(p: Principle) -> list[tuple[str, str]]:
     return [(f, t) for f in ("judge", "critique", "revision") if (t := getattr(p, f))]
+
+
+_Hit = TypeVar("_Hit")
+
+
+def _first_hits(
+    ctx: LintContext, find: Callable[[str], _Hit | None]
+) -> Iterator[tuple[Principle, str, _Hit]]:
+    """``(principle, field, hit)`` for the first of each principle's texts in which
+    ``find`` finds something (a principle is reported once, at that text)."""
+    for p in ctx.constitution.principles:
+        for field, text in _texts(p):
+            hit = find(text)
+            if hit:
+                yield p, field, hit
+                break
 
 
 @rule("CAI201")
@@ -126,21 +143,23 @@ def too_specific(ctx: LintContext) -> Iterator[Diagnostic]:
         judge "Choose the response less likely to help someone get into a vehicle or building
         that is not theirs."
     """
-    for p in ctx.constitution.principles:
-        for field, text in _texts(p):
-            marks = specificity(text)
-            if len(marks) >= 2:
-                yield ctx.diag(
-                    "CAI202",
-                    "too-specific",
-                    "warning",
-                    f"{field} text of `{p.name}` is tied to one case ({', '.join(marks[:4])})",
-                    ctx.field_span(p, field),
-                    principles=(p.name,),
-                    hint="state the general concern the case is an example of; keep "
-                    "concrete cases for `example` blocks",
-                )
-                break
+    for p, field, marks in _first_hits(ctx, _case_marks):
+        yield ctx.diag(
+            "CAI202",
+            "too-specific",
+            "warning",
+            f"{field} text of `{p.name}` is tied to one case ({', '.join(marks[:4])})",
+            ctx.field_span(p, field),
+            principles=(p.name,),
+            hint="state the general concern the case is an example of; keep "
+            "concrete cases for `example` blocks",
+        )
+
+
+def _case_marks(text: str) -> list[str]:
+    """The text's :func:`specificity` markers where there are two or more, else none."""
+    marks = specificity(text)
+    return marks if len(marks) >= 2 else []
 
 
 _US_STATES = [
@@ -276,22 +295,17 @@ def jurisdiction_specific(ctx: LintContext) -> Iterator[Diagnostic]:
         judge "Choose the response that gives less practical help with clearly harmful or
         widely prohibited activities, and that points to local rules where they may differ."
     """
-    for p in ctx.constitution.principles:
-        for field, text in _texts(p):
-            m = _JURISDICTION.search(text)
-            if m:
-                yield ctx.diag(
-                    "CAI203",
-                    "jurisdiction-specific",
-                    "warning",
-                    f"{field} text of `{p.name}` depends on jurisdiction-specific or current "
-                    f"facts (`{m.group(0)}`)",
-                    ctx.field_span(p, field),
-                    principles=(p.name,),
-                    hint="state the underlying harm in terms a judge can see in the response "
-                    "itself",
-                )
-                break
+    for p, field, m in _first_hits(ctx, _JURISDICTION.search):
+        yield ctx.diag(
+            "CAI203",
+            "jurisdiction-specific",
+            "warning",
+            f"{field} text of `{p.name}` depends on jurisdiction-specific or current "
+            f"facts (`{m.group(0)}`)",
+            ctx.field_span(p, field),
+            principles=(p.name,),
+            hint="state the underlying harm in terms a judge can see in the response itself",
+        )
 
 
 _GENERIC_CR = frozenset(
