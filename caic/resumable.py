@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 from caic.errors import usage_error
@@ -73,12 +72,7 @@ class ResumableJsonl:
         self._f = open(self.path, "a", encoding="utf-8")
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._f is not None:
             self._f.close()
             self._f = None
