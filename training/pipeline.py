@@ -345,6 +345,23 @@ def _train_params(kind: str, st: TrainStage, fixed: dict[str, Any]) -> dict[str,
     return cfg
 
 
+def _train_stage(
+    name: str,
+    kind: str,
+    st: TrainStage,
+    fixed: dict[str, Any],
+    out: Path,
+    inputs: list[Path],
+    method: bool = False,
+) -> Stage:
+    """A training stage: ``caic train KIND`` in-process, its params the resolved config
+    (with the method in front for the policy stage, which may be rl or dpo)."""
+    params = _train_params(kind, st, fixed)
+    if method:
+        params = {"method": kind, **params}
+    return Stage(name, _train(kind, st, fixed), [out], inputs, params)
+
+
 def cai_stages(cfg: PipelineConfig, log: Log) -> list[Stage]:
     """The stage list for ``cfg`` (nothing runs yet; configs are validated here)."""
     run = Path(cfg.run_dir).resolve()
@@ -409,13 +426,7 @@ def cai_stages(cfg: PipelineConfig, log: Log) -> list[Stage]:
             {"config": _params(gen), "constitution": _hash_file(c_path)},
         ),
         Stage("export", _in_child(slcai_job.export, export, log), [sft_data], [sl], {}, False),
-        Stage(
-            "sft",
-            _train("sft", cfg.sft, sft_fixed),
-            [sft_dir],
-            [sft_data],
-            _train_params("sft", cfg.sft, sft_fixed),
-        ),
+        _train_stage("sft", "sft", cfg.sft, sft_fixed, sft_dir, [sft_data]),
         Stage(
             "pairs",
             _in_child(rlaif_job.pairs, pair_cfg, log),
@@ -432,23 +443,9 @@ def cai_stages(cfg: PipelineConfig, log: Log) -> list[Stage]:
         ),
     ]
     if pol.method == "rl":
-        stages.append(
-            Stage(
-                "rm",
-                _train("rm", cfg.rm, rm_fixed),
-                [rm_dir],
-                [labels],
-                _train_params("rm", cfg.rm, rm_fixed),
-            )
-        )
+        stages.append(_train_stage("rm", "rm", cfg.rm, rm_fixed, rm_dir, [labels]))
     stages.append(
-        Stage(
-            "policy",
-            _train(pol.method, pol, pol_fixed),
-            [policy_dir],
-            pol_inputs,
-            {"method": pol.method, **_train_params(pol.method, pol, pol_fixed)},
-        )
+        _train_stage("policy", pol.method, pol, pol_fixed, policy_dir, pol_inputs, method=True)
     )
     if cfg.eval.enabled:
         ev = cfg.eval

@@ -55,6 +55,18 @@ def _shas(rows: list[Row]) -> list[str]:
     return sorted({str(r["constitution_sha256"]) for r in rows if r.get("constitution_sha256")})
 
 
+def _train_file(source: str, out: list[Row], meta: list[Row], **extra: Any) -> DataFile:
+    """The training data file as an input of the run: its hash, rows kept, constitutions."""
+    return DataFile(
+        role="train",
+        path=source,
+        sha256=file_hash(source),
+        rows=len(out),
+        constitution_sha256=_shas(meta),
+        **extra,
+    )
+
+
 def _is_messages(value: Any) -> bool:
     return (
         isinstance(value, list)
@@ -116,13 +128,7 @@ def sft_rows(source: str, split: str = "train") -> tuple[list[Row], DataFile]:
         meta.append(row)
     if not out:
         raise usage_error("no training rows", path=source, code="E006")
-    return out, DataFile(
-        role="train",
-        path=source,
-        sha256=file_hash(source),
-        rows=len(out),
-        constitution_sha256=_shas(meta),
-    )
+    return out, _train_file(source, out, meta)
 
 
 def preference_rows(
@@ -193,14 +199,7 @@ def preference_rows(
     if need_p is False:
         for r in out:
             r.pop("p_chosen", None)
-    return out, DataFile(
-        role="train",
-        path=source,
-        sha256=file_hash(source),
-        rows=len(out),
-        skipped=dict(skipped),
-        constitution_sha256=_shas(meta),
-    )
+    return out, _train_file(source, out, meta, skipped=dict(skipped))
 
 
 def prompt_rows(
