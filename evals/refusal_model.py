@@ -31,7 +31,6 @@ torch.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import os
@@ -42,6 +41,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from caic.compiler.lint.encoder import TunedHead, read_tuned_head
 from caic.evals.refusal import LABELS, Clause, Label, analyse, label_of
 
 FILE = Path(__file__).with_name("refusal_classifier.npz")
@@ -97,21 +97,12 @@ def token_ids(tok: Any, prompt: str | None, completion: str) -> list[int]:
 
 
 @dataclass(frozen=True)
-class RefusalModel:
-    """The fitted adapters, head and temperature."""
+class RefusalModel(TunedHead):
+    """The fitted adapters, head and temperature; the head's weights are
+    (3, 384 + N_RULE)."""
 
-    lora: dict[str, np.ndarray]
-    """LoRA factors ``KEY.A`` / ``KEY.B`` and ``scale`` (``encoder.merge_lora``)."""
-    weight: np.ndarray
-    """Head weights, (3, 384 + N_RULE)."""
-    bias: np.ndarray
-    """Head bias, (3,)."""
-    layers: int
-    """Encoder blocks that run (the first ``layers`` of MiniLM's six)."""
     temperature: float
     """Logits are divided by it (fitted on rows held out of the weights' fit)."""
-    sha256: str
-    """Hash of the weights file."""
 
 
 ENGINES = ("rules", "model", "override")
@@ -146,17 +137,8 @@ def path() -> Path | None:
 
 @functools.lru_cache(maxsize=2)
 def _load(file: str) -> RefusalModel:
-    data = Path(file).read_bytes()
-    with np.load(file) as z:
-        arrays = {k: z[k] for k in z.files}
-    return RefusalModel(
-        weight=arrays.pop("head.weight").astype(np.float32),
-        bias=arrays.pop("head.bias").astype(np.float32),
-        layers=int(arrays.pop("layers")),
-        temperature=float(arrays.pop("temperature", 1.0)),
-        lora=arrays,
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
+    head = read_tuned_head(Path(file))
+    return RefusalModel(**head, temperature=float(head["lora"].pop("temperature", 1.0)))
 
 
 def load() -> RefusalModel | None:

@@ -28,6 +28,7 @@ import functools
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,41 @@ def _threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class TunedHead:
+    """LoRA factors for the packaged MiniLM and a linear head over what it gives: the
+    shape of the lint pair encoder and of the refusal model."""
+
+    lora: dict[str, np.ndarray]
+    """LoRA factors ``KEY.A`` / ``KEY.B`` and ``scale`` (see :func:`merge_lora`)."""
+    weight: np.ndarray
+    """Head weights, (classes, features)."""
+    bias: np.ndarray
+    """Head bias, (classes,)."""
+    layers: int
+    """Encoder blocks that run (the first ``layers`` of MiniLM's six)."""
+    sha256: str
+    """Hash of the weights file (part of cache keys and run fingerprints)."""
+
+
+def read_tuned_head(file: Path, default_layers: int | None = None) -> dict[str, Any]:
+    """The :class:`TunedHead` fields of a ``.npz`` file; ``lora`` holds every array the
+    head does not use (a subclass pops its own from it)."""
+    data = file.read_bytes()
+    with np.load(file) as z:
+        arrays = {k: z[k] for k in z.files}
+    layers = (
+        arrays.pop("layers") if default_layers is None else arrays.pop("layers", default_layers)
+    )
+    return {
+        "weight": arrays.pop("head.weight").astype(np.float32),
+        "bias": arrays.pop("head.bias").astype(np.float32),
+        "layers": int(layers),
+        "lora": arrays,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
 
 
 class EncoderUnavailable(RuntimeError):
@@ -87,7 +123,7 @@ def merge_lora(weights: dict[str, np.ndarray], lora: Mapping[str, np.ndarray]) -
     ``lora`` holds ``KEY.A`` (rank x in) and ``KEY.B`` (out x rank) per adapted linear
     layer, ``KEY`` as in ``layer.0.attention.self.query``, and one ``scale``; a
     ``KEY.weight`` / ``KEY.bias`` replaces that layer's parameters instead
-    (``benchmarks/distil_pair_encoder.py`` refits them).
+    (a pruned encoder keeps them).
     """
     scale = np.float32(lora["scale"])
     for name in lora:

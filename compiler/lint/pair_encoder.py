@@ -30,12 +30,13 @@ parameters outright. ``CAIC_PAIR_ENCODER=FILE`` uses another fitted model
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from caic.compiler.lint.encoder import TunedHead, read_tuned_head
 
 FILE = Path(__file__).with_name("pair_encoder.npz")
 CLASSES = ("compatible", "contradiction", "duplicate")
@@ -47,17 +48,10 @@ _ROWS = 64
 
 
 @dataclass(frozen=True)
-class PairEncoder:
-    """The fitted adapters and head."""
+class PairEncoder(TunedHead):
+    """The fitted adapters and head; the head's weights are (3, 769): classes x
+    [u*v, |u-v|, u.v]."""
 
-    lora: dict[str, np.ndarray]
-    """LoRA factors ``KEY.A`` / ``KEY.B`` and ``scale`` (see :func:`encoder.merge_lora`)."""
-    weight: np.ndarray
-    """Head weights, (3, 769): classes x [u*v, |u-v|, u.v]."""
-    bias: np.ndarray
-    """Head bias, (3,)."""
-    layers: int
-    """Encoder blocks that run (the first ``layers`` of MiniLM's six)."""
     squared: bool
     """The head reads ``(u-v)**2`` (else ``|u-v|``)."""
     ffn: tuple[np.ndarray, ...]
@@ -66,8 +60,6 @@ class PairEncoder:
     heads: tuple[np.ndarray, ...]
     """Per block, the attention heads kept (``train_pair_encoder.py --heads``); empty when
     every head runs."""
-    sha256: str
-    """Hash of the file, part of the embedding cache key."""
 
 
 def path() -> Path:
@@ -86,22 +78,13 @@ def load() -> PairEncoder | None:
 
             raise EncoderUnavailable(f"CAIC_PAIR_ENCODER: no such file: {file}")
         return None
-    data = file.read_bytes()
-    with np.load(file) as z:
-        arrays = {k: z[k] for k in z.files}
-    weight = arrays.pop("head.weight").astype(np.float32)
-    bias = arrays.pop("head.bias").astype(np.float32)
-    layers = int(arrays.pop("layers", 6))
-    squared = bool(arrays.pop("diff", 0))
+    head = read_tuned_head(file, default_layers=6)
+    arrays, layers = head["lora"], head["layers"]
     return PairEncoder(
-        lora=arrays,
-        weight=weight,
-        bias=bias,
-        layers=layers,
-        squared=squared,
+        **head,
+        squared=bool(arrays.pop("diff", 0)),
         ffn=_pop_per_block(arrays, "ffn", layers),
         heads=_pop_per_block(arrays, "heads", layers),
-        sha256=hashlib.sha256(data).hexdigest(),
     )
 
 
