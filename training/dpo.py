@@ -17,22 +17,15 @@ from caic.training import trainer_probes as probes
 from caic.training.config import DPORunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_tokenizer
-from caic.training.trainer_data import preference_rows
 
 
 def train_dpo(ctx: common.Context) -> RunRecord | None:
     """Run DPO as ``ctx.cfg`` says; write the adapter (or model), metrics and model card."""
     cfg = ctx.cfg
     assert isinstance(cfg, DPORunConfig)
-    rows, data_file = preference_rows(
-        cfg.data,
-        trainer="`caic train dpo`",
-        need_p=False,
-        orient=True,
-        skip_abstained=cfg.skip_abstained,
-        min_confidence=cfg.min_confidence,
+    rows, resume = common.start_on_preferences(
+        ctx, "`caic train dpo`", need_p=False, orient=True, min_confidence=cfg.min_confidence
     )
-    resume = common.start(ctx, [data_file])
     import transformers
     from trl import DPOConfig, DPOTrainer
 

@@ -25,7 +25,6 @@ from caic.training import trainer_probes as probes
 from caic.training.config import RMRunConfig
 from caic.training.modelcard import RunRecord
 from caic.training.models import load_causal_lm, load_tokenizer
-from caic.training.trainer_data import preference_rows
 
 if TYPE_CHECKING:
     import torch
@@ -125,14 +124,9 @@ def train_rm(ctx: common.Context) -> RunRecord | None:
     cfg = ctx.cfg
     assert isinstance(cfg, RMRunConfig)
     who = "`caic train rm` with soft_labels" if cfg.soft_labels else "`caic train rm`"
-    rows, data_file = preference_rows(
-        cfg.data,
-        trainer=who,
-        need_p=cfg.soft_labels,
-        orient=not cfg.soft_labels,
-        skip_abstained=cfg.skip_abstained,
+    rows, resume = common.start_on_preferences(
+        ctx, who, need_p=cfg.soft_labels, orient=not cfg.soft_labels
     )
-    resume = common.start(ctx, [data_file])
     import transformers
     from trl import RewardConfig
 

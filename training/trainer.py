@@ -356,6 +356,18 @@ def start(ctx: Context, data: list[DataFile]) -> bool:
     return checkpoint_to_resume(ctx)
 
 
+def start_on_preferences(
+    ctx: Context, trainer: str, **kw: Any
+) -> tuple[list[dict[str, Any]], bool]:
+    """The preference rows of ``ctx.cfg.data`` (:func:`~caic.training.trainer_data.preference_rows`
+    with ``kw``, abstentions skipped as the config says), then :func:`start`."""
+    from caic.training.trainer_data import preference_rows
+
+    skip = bool(getattr(ctx.cfg, "skip_abstained", True))
+    rows, data_file = preference_rows(ctx.cfg.data, trainer=trainer, skip_abstained=skip, **kw)
+    return rows, start(ctx, [data_file])
+
+
 def trainer_inputs(ctx: Context, tok: Any, rows: list[dict[str, Any]], task: str) -> dict[str, Any]:
     """The keyword arguments every TRL trainer takes the same way: the data set, the
     tokenizer, the LoRA config (``task``: ``CAUSAL_LM`` or ``SEQ_CLS``) and the callbacks."""

@@ -11,9 +11,26 @@ Sequences are tokenised as TRL tokenises them (chat template, or plain text plus
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 Row = dict[str, Any]
+
+
+@contextmanager
+def _measuring(model: Any) -> Iterator[Any]:
+    """The model in eval mode without gradients, for a measurement; put back as it was (a
+    probe runs before and after training, on the trainer's own model). Yields its device."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield next(model.parameters()).device
+    finally:
+        model.train(was_training)
 
 
 def _ids(tok: Any, x: str | list[dict[str, str]], **kw: Any) -> list[int]:
@@ -54,11 +71,8 @@ def completion_logps(model: Any, tok: Any, pairs: list[tuple[Any, Any]]) -> list
     """(sum of log-probs, token count) of each completion given its prompt; one pass each."""
     import torch
 
-    device = next(model.parameters()).device
     out = []
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
+    with _measuring(model) as device:
         for prompt, completion in pairs:
             ids, start = encode(tok, prompt, completion)
             start = max(start, 1)
@@ -68,7 +82,6 @@ def completion_logps(model: Any, tok: Any, pairs: list[tuple[Any, Any]]) -> list
             target = x[0, 1:]
             tok_lp = logp.gather(-1, target[:, None])[:, 0][start - 1 :]
             out.append((float(tok_lp.sum()), int(tok_lp.numel())))
-    model.train(was_training)
     return out
 
 
@@ -105,16 +118,12 @@ def rewards(model: Any, tok: Any, seqs: list[Any]) -> list[float]:
     """Scalar rewards of full sequences (conversations or text) from a sequence classifier."""
     import torch
 
-    device = next(model.parameters()).device
     out = []
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
+    with _measuring(model) as device:
         for s in seqs:
             ids = _ids(tok, s)
             logits = model(input_ids=torch.tensor([ids], device=device)).logits
             out.append(float(logits[0, 0]))
-    model.train(was_training)
     return out
 
 
@@ -153,11 +162,8 @@ def greedy_reward(
     """Mean reward-model score of the policy's greedy completions to ``prompts``."""
     import torch
 
-    device = next(policy.parameters()).device
     completions = []
-    was_training = policy.training
-    policy.eval()
-    with torch.inference_mode():
+    with _measuring(policy) as device:
         for p in prompts:
             ids = _ids(tok, p, add_generation_prompt=True)
             x = torch.tensor([ids], device=device)
@@ -169,7 +175,6 @@ def greedy_reward(
                 pad_token_id=tok.pad_token_id,
             )
             completions.append(tok.decode(gen[0, len(ids) :], skip_special_tokens=True))
-    policy.train(was_training)
     convs = [
         p + [{"role": "assistant", "content": c}] for p, c in zip(prompts, completions, strict=True)
     ]
