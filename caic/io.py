@@ -45,6 +45,14 @@ def dumps_json(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def source_sha256(source: str, rows: Iterable[Any]) -> str:
+    """What a job's fingerprint records of its input: the file's sha256, or for a source
+    that is not a file (a Hugging Face dataset) the sha256 of the rows as read."""
+    if Path(source).is_file():
+        return sha256_file(source)
+    return sha256_bytes("\n".join(dumps_json(r) for r in rows).encode())
+
+
 def _umask() -> int:
     """The process's umask (read once, at import: setting it back and forth is not
     thread-safe)."""

@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from caic.errors import CaicError, Diagnostic
+from caic.errors import CaicError, Diagnostic, UsageError
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -53,21 +53,15 @@ def _call(fn: Callable[[Any], Any], cfg: Any) -> tuple[bool, Any]:
         return False, {
             "diagnostics": [d.model_dump() for d in e.diagnostics],
             "exit_code": e.exit_code,
-            "usage": isinstance(e, _usage_error_type()),
+            "usage": isinstance(e, UsageError),
         }
     except Exception as e:  # reported in the parent as one line
         return False, {"message": f"{type(e).__name__}: {e}"}
-
-
-def _usage_error_type() -> type[CaicError]:
-    from caic.errors import UsageError
-
-    return UsageError
 
 
 def _rebuilt(fn: Callable[..., Any], data: dict[str, Any]) -> CaicError:
     if "diagnostics" not in data:
         return CaicError(f"{_name(fn)} failed: {data['message']}")
     diags = [Diagnostic(**d) for d in data["diagnostics"]]
-    cls = _usage_error_type() if data["usage"] else CaicError
+    cls = UsageError if data["usage"] else CaicError
     return cls(diags, exit_code=data["exit_code"])

@@ -19,19 +19,12 @@ from pydantic import BaseModel, Field, field_validator
 
 from caic.config import Config
 from caic.errors import Diagnostic, usage_error
+from caic.io import source_sha256
 from caic.progress import Progress, Say, no_progress, quiet
 
 
 class _Config(Config):
     """A job config."""
-
-
-def _source_sha(source: str, rows: list[dict[str, Any]]) -> str:
-    from caic.io import dumps_json, sha256_bytes, sha256_file
-
-    if Path(source).is_file():
-        return sha256_file(source)
-    return sha256_bytes("\n".join(dumps_json(r) for r in rows).encode())
 
 
 class PairsConfig(_Config):
@@ -96,7 +89,7 @@ def pairs(cfg: PairsConfig, *, say: Say = quiet, progress: Progress = no_progres
         raise usage_error(f"no prompts in {cfg.prompts}")
     fp = {
         "command": "rlaif pairs",
-        "prompts_sha256": _source_sha(cfg.prompts, rows),
+        "prompts_sha256": source_sha256(cfg.prompts, rows),
         "prompt_column": cfg.prompt_column,
         "model": cfg.model or "default",
         "n": cfg.n,
@@ -230,7 +223,7 @@ def label(cfg: LabelConfig, *, say: Say = quiet, progress: Progress = no_progres
     fp = {
         "command": "rlaif label",
         "constitution_sha256": sha256(c),
-        "pairs_sha256": _source_sha(cfg.pairs, rows),
+        "pairs_sha256": source_sha256(cfg.pairs, rows),
         "judge": cfg.judge or "default",
         "principles": cfg.principles,
         "mode": mode,

@@ -82,7 +82,7 @@ def generate(
     from caic.compiler.data import load_prompts
     from caic.constitution_lang import load
     from caic.constitutions import find
-    from caic.io import dumps_json, sha256_bytes, sha256_file
+    from caic.io import source_sha256
     from caic.resumable import ResumableJsonl
     from caic.training import slcai
 
@@ -93,10 +93,7 @@ def generate(
         rows = rows[: cfg.limit]
     if not rows:
         raise usage_error(f"no prompts in {source}")
-    if Path(source).is_file():
-        prompts_sha = sha256_file(source)
-    else:  # a HF dataset: hash what was read
-        prompts_sha = sha256_bytes("\n".join(dumps_json(r) for r in rows).encode())
+    prompts_sha = source_sha256(source, rows)
     rounds = c.settings.critique_rounds if cfg.rounds is None else cfg.rounds
     seed = c.settings.seed if cfg.seed is None else cfg.seed
     params = SamplingParams(

@@ -6,6 +6,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from caic.codes import CODES
 from caic.constitution_lang.model import Category, Constitution, Principle, Span
 from caic.errors import Diagnostic, Severity
 
@@ -59,7 +60,6 @@ class LintContext:
     def diag(
         self,
         code: str,
-        name: str,
         severity: Severity,
         message: str,
         span: Span | None,
@@ -67,7 +67,8 @@ class LintContext:
         principles: tuple[str, ...] = (),
         hint: str | None = None,
     ) -> Diagnostic:
-        """A diagnostic at ``span`` (the constitution header when ``None``).
+        """A diagnostic at ``span`` (the constitution header when ``None``), named as the
+        code table names ``code``.
 
         Built without validation: every value comes from the rules and the parsed
         constitution, already typed, and a large constitution yields thousands of pair
@@ -75,7 +76,7 @@ class LintContext:
         s = span or self.constitution.span
         return Diagnostic.model_construct(
             code=code,
-            name=name,
+            name=CODES[code].name,
             severity=severity,
             message=message,
             path=s.path or self.path,

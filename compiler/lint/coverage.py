@@ -66,7 +66,6 @@ def missing_helpfulness(ctx: LintContext) -> Iterator[Diagnostic]:
         return
     yield ctx.diag(
         "CAI301",
-        "missing-helpfulness",
         "warning",
         "no principle rewards helpful answers; training will drift toward over-refusal",
         ctx.header_span(c),
@@ -117,7 +116,6 @@ def missing_jailbreak(ctx: LintContext) -> Iterator[Diagnostic]:
         return
     yield ctx.diag(
         "CAI302",
-        "missing-jailbreak",
         "warning",
         "no principle covers jailbreak framings (role-play, hypotheticals, injected instructions)",
         ctx.header_span(ctx.constitution),
@@ -153,7 +151,6 @@ def missing_sycophancy(ctx: LintContext) -> Iterator[Diagnostic]:
         return
     yield ctx.diag(
         "CAI303",
-        "missing-sycophancy",
         "warning",
         "no principle covers sycophancy (caving to pushback, adopting a "
         "suggested wrong answer, flattering feedback)",
@@ -239,7 +236,6 @@ def uncovered_hazard(ctx: LintContext) -> Iterator[Diagnostic]:
     if missing:
         yield ctx.diag(
             "CAI304",
-            "uncovered-hazard",
             "warning",
             f"no principle covers {len(missing)} of the {len(HAZARDS)} AILuminate v1.0 hazard "
             f"categories: {', '.join(missing)}",

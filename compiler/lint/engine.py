@@ -69,11 +69,7 @@ def _lint(
         except EncoderUnavailable as e:
             # The meaning layer needs the packaged embedding model; without it the
             # semantic rules are skipped, visibly, instead of failing the whole lint.
-            found = [
-                ctx.diag(
-                    r.code, r.name, "note", f"rule skipped: {e}", ctx.header_span(constitution)
-                )
-            ]
+            found = [ctx.diag(r.code, "note", f"rule skipped: {e}", ctx.header_span(constitution))]
             level = None
         for d in found:
             if supp.suppressed(d):

@@ -106,7 +106,6 @@ def contradiction(ctx: LintContext) -> Iterator[Diagnostic]:
             )
         yield ctx.diag(
             "CAI101",
-            "contradiction",
             severity,
             msg,
             ctx.field_span(b, "judge"),
@@ -176,7 +175,6 @@ def near_duplicate(ctx: LintContext) -> Iterator[Diagnostic]:
         a, b = ps[i], ps[j]
         yield ctx.diag(
             "CAI102",
-            "near-duplicate",
             "warning",
             f"`{b.name}` says the same as `{a.name}` (score {scores.duplicate[i, j]:.2f})",
             ctx.field_span(b, "judge"),

@@ -73,7 +73,6 @@ def absolute_judge(ctx: LintContext) -> Iterator[Diagnostic]:
         what = "a rule, not a comparison" if not comparative else "absolute"
         yield ctx.diag(
             "CAI201",
-            "absolute-judge",
             "warning",
             f"judge text of `{p.name}` is {what} (`{m.group(0)}`)",
             ctx.field_span(p, "judge"),
@@ -146,7 +145,6 @@ def too_specific(ctx: LintContext) -> Iterator[Diagnostic]:
     for p, field, marks in _first_hits(ctx, _case_marks):
         yield ctx.diag(
             "CAI202",
-            "too-specific",
             "warning",
             f"{field} text of `{p.name}` is tied to one case ({', '.join(marks[:4])})",
             ctx.field_span(p, field),
@@ -298,7 +296,6 @@ def jurisdiction_specific(ctx: LintContext) -> Iterator[Diagnostic]:
     for p, field, m in _first_hits(ctx, _JURISDICTION.search):
         yield ctx.diag(
             "CAI203",
-            "jurisdiction-specific",
             "warning",
             f"{field} text of `{p.name}` depends on jurisdiction-specific or current "
             f"facts (`{m.group(0)}`)",
@@ -454,7 +451,6 @@ def critique_revision_mismatch(ctx: LintContext) -> Iterator[Diagnostic]:
         if sim < REVISION_SIMILARITY:
             yield ctx.diag(
                 "CAI204",
-                "critique-revision-mismatch",
                 "warning",
                 f"revision of `{p.name}` does not address what its critique looks for "
                 f"(similarity {sim:.2f})",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from caic.codes import CODES, Group, Lifecycle, resolve
+from caic.codes import CODES, Group, Lifecycle, lookup, resolve
 from caic.errors import Diagnostic, Severity
 
 if TYPE_CHECKING:
@@ -88,9 +88,9 @@ def all_rules() -> list[Rule]:
 
 def get_rule(key: str) -> Rule | None:
     """A rule by code (any case) or by name."""
-    rules = all_rules()
-    k = key.strip()
-    return next((r for r in rules if r.code == k.upper() or r.name == k.lower()), None)
+    entry = lookup(key)
+    all_rules()  # registers them
+    return _RULES.get(entry.code) if entry is not None else None
 
 
 def resolve_keys(keys: Iterable[str], preview: bool = False) -> tuple[set[str], list[str]]:

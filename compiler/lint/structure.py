@@ -53,7 +53,6 @@ def style_in_harm_category(ctx: LintContext) -> Iterator[Diagnostic]:
                 continue  # about harm done through style, e.g. a demeaning tone
             yield ctx.diag(
                 "CAI401",
-                "style-in-harm-category",
                 "warning",
                 f"`{p.name}` is about style (`{m.group(0)}`) but sits in {cat.kind} "
                 f"category `{cat.name}`",
@@ -100,7 +99,6 @@ def skewed_weight(ctx: LintContext) -> Iterator[Diagnostic]:
             flagged.add(p.name)
             yield ctx.diag(
                 "CAI402",
-                "skewed-weight",
                 "warning",
                 f"`{p.name}` is drawn with probability {pr:.2g} in the {stage} stage, under "
                 f"a tenth of the uniform 1/{n} (about 1 draw in {round(1 / pr):,})",
@@ -157,7 +155,6 @@ def unordered_priority(ctx: LintContext) -> Iterator[Diagnostic]:
         if others:
             yield ctx.diag(
                 "CAI403",
-                "unordered-priority",
                 "warning",
                 f"category `{a.name}` is not ordered against {', '.join(others)} by any "
                 f"priority chain",
